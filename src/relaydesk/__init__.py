@@ -1,0 +1,3 @@
+"""Relaydesk: the platform a process-outsourcing provider delivers its clients' work on."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,139 @@
+"""Writes to people and their API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from relaydesk.accounts.models import ApiToken, User
+from relaydesk.audit.actions import record
+from relaydesk.clients.models import Client
+from relaydesk.core.roles import Role
+from relaydesk.errors import Invalid, NotAllowed, NotFound
+
+TOKEN_PREFIX = "rdk_"
+
+
+def token_digest(token: str) -> str:
+    """The stored fingerprint of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def do_create_api_token(
+    actor: User,
+    *,
+    name: str,
+    expires_at: dt.datetime | None = None,
+    source_ip: str | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a personal token for ``actor``; the plain token is returned once, never stored."""
+    name = name.strip()
+    if not name:
+        raise Invalid("Give the token a name, such as the program that will use it.")
+    if len(name) > 100:
+        raise Invalid("A token name is limited to 100 characters.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise Invalid("The expiry must be in the future.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor,
+            name=name,
+            prefix=secret[: len(TOKEN_PREFIX) + 6],
+            digest=token_digest(secret),
+            expires_at=expires_at,
+        )
+        record(
+            actor=actor,
+            action="api_token.create",
+            obj=token,
+            client=actor.client_id,
+            source_ip=source_ip,
+            detail={"name": name},
+        )
+    return token, secret
+
+
+def do_revoke_api_token(actor: User, token_id: int, *, source_ip: str | None = None) -> ApiToken:
+    """Revoke one of ``actor``'s own tokens."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+        if token is None:
+            raise NotFound("No such token.")
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            record(
+                actor=actor,
+                action="api_token.revoke",
+                obj=token,
+                client=actor.client_id,
+                source_ip=source_ip,
+                detail={"name": token.name},
+            )
+    return token
+
+
+def authenticate_token(secret: str) -> User | None:
+    """The active user a token belongs to, or ``None`` for an unknown, expired or revoked one."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
+    if token is None or not token.is_usable or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # Touch at most once a minute, so busy programs don't write on every call.
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def do_create_user(
+    actor: User | None,
+    *,
+    email: str,
+    full_name: str,
+    role: Role,
+    password: str | None,
+    client: Client | None = None,
+    time_zone: str = "UTC",
+    is_staff: bool = False,
+) -> User:
+    """Create a person. Provider admins create anyone; client admins their own client's users.
+
+    ``actor`` is ``None`` only for the command line (``relaydesk createadmin``, the demo).
+    """
+    if actor is not None:
+        if actor.role_enum is Role.CLIENT_ADMIN:
+            if role not in (Role.CLIENT_ADMIN, Role.CLIENT_MEMBER) or client != actor.client:
+                raise NotAllowed("A client admin can only add users to their own client.")
+        elif actor.role_enum is not Role.PROVIDER_ADMIN:
+            raise NotAllowed("Only admins can add people.")
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise Invalid(f"There is already an account for {email}.")
+    if role.is_client != (client is not None):
+        raise Invalid("Client roles need a client; provider roles must not have one.")
+    with transaction.atomic():
+        user = User.objects.create_user(
+            email,
+            password,
+            full_name=full_name,
+            role=role.value,
+            client=client,
+            time_zone=time_zone,
+            is_staff=is_staff,
+            is_superuser=is_staff and role is Role.PROVIDER_ADMIN,
+        )
+        record(
+            actor=actor,
+            action="user.create",
+            obj=user,
+            client=client.pk if client else None,
+            detail={"role": role.value},
+        )
+    return user

@@ -1,0 +1,59 @@
+"""The ``relaydesk`` command: serve, worker, migrate, demo, createadmin, token, import-work.
+
+Each subcommand wraps a Django management command, so ``relaydesk X`` and
+``python -m django X`` behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SUBCOMMANDS = {
+    "serve": "Serve the product (default 127.0.0.1:8000; HOST and PORT override).",
+    "worker": "Run background tasks and periodic sweeps.",
+    "migrate": "Create or upgrade the database schema.",
+    "demo": "Load the demo provider with 30 days of history.",
+    "createadmin": "Create a provider admin who can also use the back office.",
+    "token": "Manage personal API tokens: relaydesk token create --user EMAIL --name NAME.",
+    "import-work": "Import work items from a CSV file: relaydesk import-work FILE --client SLUG.",
+}
+
+_DJANGO_NAMES = {
+    "worker": "db_worker",
+    "createadmin": "createsuperuser",
+    "import-work": "import_work",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: relaydesk COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, text in SUBCOMMANDS.items()]
+    lines += ["", "Any other Django management command works too (relaydesk check, ...)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``relaydesk`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relaydesk.config.settings")
+    from django.core.management import execute_from_command_line
+
+    command, rest = args[0], args[1:]
+    if command == "serve":
+        host = os.environ.get("HOST", "127.0.0.1")
+        port = os.environ.get("PORT", "8000")
+        addr = next((a for a in rest if not a.startswith("-")), f"{host}:{port}")
+        flags = [a for a in rest if a.startswith("-")]
+        execute_from_command_line(["relaydesk", "runserver", addr, "--noreload", *flags])
+        return
+    if command == "worker":
+        rest = ["--queue-name", "*", *rest] if "--queue-name" not in rest else rest
+    execute_from_command_line(["relaydesk", _DJANGO_NAMES.get(command, command), *rest])
+
+
+if __name__ == "__main__":
+    main()

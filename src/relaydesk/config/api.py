@@ -1,0 +1,99 @@
+"""The JSON API under /api/v1/: session auth for the browser, bearer tokens for programs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from relaydesk import __version__
+from relaydesk.accounts.actions import authenticate_token
+from relaydesk.accounts.api import router as accounts_router
+from relaydesk.catalog.api import router as catalog_router
+from relaydesk.clients.api import router as clients_router
+from relaydesk.errors import ActionRefused
+from relaydesk.work.api import router as work_router
+from relaydesk.workforce.api import router as workforce_router
+
+
+class PersonalToken(HttpBearer):
+    """``Authorization: Bearer rdk_…`` with a personal API token."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = authenticate_token(token)
+        if user is None:
+            raise AuthenticationError(message="The API token is unknown, expired or revoked.")
+        return user
+
+
+class SignedInSession(SessionAuth):
+    """The browser's session; writes need the CSRF token (``X-CSRFToken``)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        return user if user is not None and user.is_active else None
+
+
+# The token comes first: a session check with a failed CSRF test would end the chain.
+api = NinjaAPI(
+    title="Relaydesk API",
+    version=__version__,
+    description=(
+        "Submit and follow work, move it through its lifecycle, and read the catalog. "
+        "Authenticate with a personal token (`Authorization: Bearer …`, create one under "
+        "*API tokens*) or, from the browser, with your session and CSRF token. Every error "
+        'is JSON: `{"detail": "…"}`.'
+    ),
+    auth=[PersonalToken(), SignedInSession(csrf=True)],
+    urls_namespace="api-v1",
+)
+api.add_router("/", accounts_router)
+api.add_router("/", catalog_router)
+api.add_router("/", clients_router)
+api.add_router("/", workforce_router)
+api.add_router("/", work_router)
+
+
+@api.exception_handler(ActionRefused)
+def on_refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    message = (
+        exc.message
+        if exc.message != "Unauthorized"
+        else ("Sign in, or send a personal API token as 'Authorization: Bearer …'.")
+    )
+    return api.create_response(request, {"detail": message}, status=401)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    message = str(exc)
+    if exc.status_code == 403 and "CSRF" in message:
+        message = "The CSRF token is missing or wrong; send it as the X-CSRFToken header."
+    return api.create_response(request, {"detail": message}, status=exc.status_code)
+
+
+@api.exception_handler(ValidationError)
+def on_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = []
+    for error in exc.errors:
+        where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "request"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    detail = "The request is not valid. " + "; ".join(problems)
+    errors = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+        for e in exc.errors
+    ]
+    return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"detail": "Not found."}, status=404)

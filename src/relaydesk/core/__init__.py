@@ -1,0 +1,1 @@
+"""Pure-Python domain rules: no Django import here, plain data in and out."""

@@ -1,0 +1,36 @@
+"""Page guards: which roles may open which part of the site."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from relaydesk.core.roles import Role
+
+View = Callable[..., HttpResponse]
+
+
+def roles_required(*roles: Role) -> Callable[[View], View]:
+    """Require sign-in and one of ``roles``; others get a 403 page that says why."""
+
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.role_enum not in roles:  # type: ignore[union-attr]
+                return render(
+                    request,
+                    "403.html",
+                    {"reason": "This page is for: " + ", ".join(r.label for r in roles) + "."},
+                    status=403,
+                )
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate

@@ -1,0 +1,544 @@
+"""Every write to work items: intake, lifecycle, assignment, comments and attachments.
+
+Each ``do_*`` function checks who may act, changes state in one transaction,
+writes the timeline and the audit trail, and announces the change on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from relaydesk.accounts.models import User
+from relaydesk.audit.actions import record
+from relaydesk.catalog.models import Service
+from relaydesk.clients.models import Engagement
+from relaydesk.core.eligibility import first_exclusion
+from relaydesk.core.lifecycle import (
+    Action,
+    ActorFacts,
+    IllegalTransition,
+    ItemFacts,
+    LifecycleError,
+    NotPermitted,
+    ReviewPolicy,
+    State,
+    allowed_actions,
+    decide,
+    sampled_for_qa,
+)
+from relaydesk.core.roles import Role
+from relaydesk.errors import Conflict, Invalid, NotAllowed, NotFound
+from relaydesk.work.models import (
+    Attachment,
+    Comment,
+    IdempotencyKey,
+    Priority,
+    Visibility,
+    WorkItem,
+    WorkItemEvent,
+)
+from relaydesk.work.queries import item_needs, visible_work_items
+from relaydesk.work.signals import work_item_changed
+from relaydesk.workforce.models import Agent
+from relaydesk.workforce.queries import agent_profile
+
+_INTAKE_ROLES = (Role.CLIENT_ADMIN, Role.CLIENT_MEMBER, Role.OPS_LEAD, Role.PROVIDER_ADMIN)
+_WORKED_KINDS = (Action.START.value, Action.COMPLETE.value)
+
+
+@dataclass(frozen=True, slots=True)
+class NewWorkItem:
+    """The fields of a work-item request, as intake (portal, API, CSV) receives them."""
+
+    engagement_id: int
+    service_slug: str
+    title: str
+    description: str = ""
+    priority: int = Priority.NORMAL
+    jurisdiction: str = ""
+    language: str = "en"
+    external_ref: str = ""
+    due_at: dt.datetime | None = None
+
+    def digest(self) -> str:
+        """A fingerprint of the request, to tell a true repeat from a reused key."""
+        fields = {k: str(getattr(self, k)) for k in self.__dataclass_fields__}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def validate_new_item(
+    actor: User, request: NewWorkItem, *, at: dt.datetime
+) -> tuple[Engagement, Service]:
+    """Check a request before anything is written; raise :class:`Invalid` with the reason."""
+    if actor.role_enum not in _INTAKE_ROLES:
+        raise NotAllowed("Only a client's users or the operations team can submit work.")
+    engagements = Engagement.objects.select_related("client")
+    if actor.is_client_user:
+        engagements = engagements.filter(client_id=actor.client_id or 0)
+    engagement = engagements.filter(pk=request.engagement_id).first()
+    if engagement is None:
+        raise Invalid(f"There is no engagement {request.engagement_id} you can submit work to.")
+    if not engagement.is_active_on(timezone.localdate(at)):
+        raise Invalid(f"The engagement '{engagement.name}' is not active.")
+    service = engagement.services.filter(slug=request.service_slug).first()
+    if service is None:
+        offered = ", ".join(engagement.services.order_by("slug").values_list("slug", flat=True))
+        raise Invalid(
+            f"The engagement '{engagement.name}' does not cover the service "
+            f"'{request.service_slug}'; it covers: {offered}."
+        )
+    if not request.title.strip():
+        raise Invalid("A title is required.")
+    if len(request.title) > 200:
+        raise Invalid("The title is longer than 200 characters.")
+    if request.priority not in Priority.values:
+        raise Invalid("Priority must be one of: low, normal, high, urgent.")
+    if request.due_at is not None:
+        if timezone.is_naive(request.due_at):
+            raise Invalid("The due time needs a time zone.")
+        if request.due_at <= at:
+            raise Invalid("The due time must be in the future.")
+    if request.jurisdiction and not _looks_like_subdivision(request.jurisdiction):
+        raise Invalid("A jurisdiction is a code such as US-FL.")
+    if not request.language.isalpha() or not 2 <= len(request.language) <= 3:
+        raise Invalid("A language is a two- or three-letter code such as en.")
+    return engagement, service
+
+
+def _looks_like_subdivision(code: str) -> bool:
+    country, _, region = code.partition("-")
+    return len(country) == 2 and country.isalpha() and country.isupper() and 0 < len(region) <= 3
+
+
+def do_submit_work_item(
+    actor: User,
+    request: NewWorkItem,
+    *,
+    files: list[UploadedFile] | None = None,
+    idempotency_key: str | None = None,
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> tuple[WorkItem, bool]:
+    """Take in a client's request and queue it; return the item and whether it is new.
+
+    With an ``idempotency_key`` a repeat of the same request returns the item
+    the first call made; the same key with a different request is refused.
+    """
+    at = at or timezone.now()
+    engagement, service = validate_new_item(actor, request, at=at)
+    for upload in files or []:
+        _check_upload(upload)
+    with transaction.atomic():
+        if idempotency_key:
+            seen = IdempotencyKey.objects.filter(
+                client_id=engagement.client_id, key=idempotency_key
+            ).first()
+            if seen is not None:
+                if seen.request_digest != request.digest():
+                    raise Conflict("This Idempotency-Key was already used for a different request.")
+                return seen.item, False
+        item = WorkItem.objects.create(
+            client_id=engagement.client_id,
+            engagement=engagement,
+            service=service,
+            title=request.title.strip(),
+            description=request.description,
+            priority=request.priority,
+            jurisdiction=request.jurisdiction,
+            language=request.language.lower(),
+            external_ref=request.external_ref,
+            due_at=request.due_at,
+            state=State.NEW.value,
+            submitted_by=actor,
+            created_at=at,
+            updated_at=at,
+        )
+        _event(item, actor, "submitted", to_state=State.NEW, at=at)
+        if idempotency_key:
+            IdempotencyKey.objects.create(
+                client_id=engagement.client_id,
+                key=idempotency_key,
+                request_digest=request.digest(),
+                item=item,
+                created_at=at,
+            )
+        for upload in files or []:
+            _store_attachment(item, actor, upload, Visibility.CLIENT, at)
+        record(
+            actor=actor,
+            action="work_item.submit",
+            obj=item,
+            client=item.client_id,
+            source_ip=source_ip,
+            at=at,
+            detail={"service": service.slug, "files": len(files or [])},
+        )
+        _apply(item, None, Action.QUEUE, at=at, note="Classified and queued.")
+    return item, True
+
+
+def actor_facts(actor: User | None, item: WorkItem) -> ActorFacts:
+    """The facts about ``actor`` that the state machine needs for this item."""
+    if actor is None:
+        return ActorFacts(role=None)
+    did_the_work = (
+        item.owner_id == actor.pk
+        or item.events.filter(actor=actor, kind__in=_WORKED_KINDS).exists()
+    )
+    return ActorFacts(
+        role=actor.role_enum, is_owner=item.owner_id == actor.pk, did_the_work=did_the_work
+    )
+
+
+def item_facts(item: WorkItem) -> ItemFacts:
+    """The facts about ``item`` that the state machine needs."""
+    service = item.service
+    review_role = Role(service.review_role) if service.review_role else None
+    policy = ReviewPolicy(service.review_policy)
+    sampled = policy is ReviewPolicy.SAMPLED and sampled_for_qa(
+        f"{item.pk}:{item.events.filter(kind=Action.COMPLETE.value).count()}",
+        service.qa_sample_rate,
+    )
+    return ItemFacts(
+        state=item.state_enum, review_policy=policy, review_role=review_role, sampled=sampled
+    )
+
+
+def actions_for(actor: User, item: WorkItem) -> list[Action]:
+    """The lifecycle actions ``actor`` may take on ``item`` now (ASSIGN excluded: it needs a
+    chosen agent and has its own form)."""
+    candidates = [a for a in Action if a not in (Action.ASSIGN, Action.QUEUE)]
+    return allowed_actions(actor_facts(actor, item), item_facts(item), candidates)
+
+
+def _lock(actor: User | None, item: WorkItem) -> WorkItem:
+    """Re-read the item under a row lock, through the actor's visibility."""
+    items = visible_work_items(actor) if actor is not None else WorkItem.objects.all()
+    locked = items.select_for_update(of=("self",)).filter(pk=item.pk).first()
+    if locked is None:
+        raise NotFound("No such work item.")
+    return locked
+
+
+def _decide(actor: User | None, item: WorkItem, action: Action) -> State:
+    try:
+        return decide(action, actor_facts(actor, item), item_facts(item))
+    except NotPermitted as refusal:
+        raise NotAllowed(refusal.message) from refusal
+    except IllegalTransition as refusal:
+        raise Conflict(refusal.message) from refusal
+    except LifecycleError as refusal:  # pragma: no cover - every subclass is handled above
+        raise Conflict(refusal.message) from refusal
+
+
+def _event(
+    item: WorkItem,
+    actor: User | None,
+    kind: str,
+    *,
+    at: dt.datetime,
+    from_state: State | None = None,
+    to_state: State | None = None,
+    note: str = "",
+    internal: bool = False,
+    data: dict[str, Any] | None = None,
+) -> WorkItemEvent:
+    return WorkItemEvent.objects.create(
+        client_id=item.client_id,
+        item=item,
+        at=at,
+        actor=actor,
+        kind=kind,
+        from_state=from_state.value if from_state else "",
+        to_state=to_state.value if to_state else "",
+        note=note,
+        internal=internal,
+        data=data or {},
+    )
+
+
+def _apply(
+    item: WorkItem,
+    actor: User | None,
+    action: Action,
+    *,
+    at: dt.datetime,
+    note: str = "",
+    new_owner: User | None = None,
+    source_ip: str | None = None,
+) -> WorkItem:
+    """Decide and apply one transition on a locked item; the caller holds the transaction."""
+    before = item.state_enum
+    after = _decide(actor, item, action)
+    item.state = after.value
+    item.updated_at = at
+    data: dict[str, Any] = {}
+    if action in (Action.ASSIGN, Action.TAKE):
+        assert new_owner is not None
+        data["owner"] = new_owner.full_name
+        if item.owner_id and item.owner_id != new_owner.pk:
+            data["previous_owner"] = item.owner.full_name if item.owner else ""
+        item.owner = new_owner
+    elif action is Action.RELEASE or (action is Action.CANCEL and before is State.QUEUED):
+        item.owner = None
+    if action in (Action.APPROVE, Action.RETURN_FOR_REWORK):
+        item.reviewer = actor
+    if after is State.DELIVERED:
+        item.delivered_at = at
+    if after in (State.ACCEPTED, State.CANCELLED):
+        item.closed_at = at
+    item.save()
+    _event(
+        item,
+        actor,
+        action.value,
+        from_state=before,
+        to_state=after,
+        note=note,
+        internal=action in (Action.ASSIGN, Action.TAKE, Action.RELEASE),
+        at=at,
+        data=data,
+    )
+    record(
+        actor=actor,
+        action=f"work_item.{action.value}",
+        obj=item,
+        client=item.client_id,
+        source_ip=source_ip,
+        at=at,
+        detail={"from": before.value, "to": after.value, **data},
+    )
+    transaction.on_commit(
+        lambda: work_item_changed.send(
+            sender=WorkItem, item_id=item.pk, action=action.value, to_state=after.value
+        )
+    )
+    return item
+
+
+_NEEDS_NOTE = {
+    Action.WAIT_ON_CLIENT: "Say what you need from the client.",
+    Action.RETURN_FOR_REWORK: "Say what must be reworked.",
+    Action.REQUEST_REWORK: "Say what must be reworked.",
+}
+
+
+def do_transition(
+    actor: User,
+    item: WorkItem,
+    action: Action,
+    *,
+    note: str = "",
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> WorkItem:
+    """Apply a lifecycle action that needs no other input than an optional note.
+
+    Raises :class:`NotAllowed`, :class:`Conflict` or :class:`Invalid`; a
+    refused action changes nothing.
+    """
+    if action in (Action.ASSIGN, Action.TAKE):
+        raise Invalid("Use assignment to give an item to an agent.")
+    if action in _NEEDS_NOTE and not note.strip():
+        raise Invalid(_NEEDS_NOTE[action])
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _lock(actor, item)
+        _apply(locked, actor, action, at=at, note=note.strip(), source_ip=source_ip)
+    return locked
+
+
+def do_assign(
+    actor: User,
+    item: WorkItem,
+    agent: Agent,
+    *,
+    note: str = "",
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> WorkItem:
+    """Give an item to an agent (an operations lead assigning, or an agent taking it).
+
+    The agent must pass every eligibility rule (skills, certification,
+    language, clearance, residency, dedication, capacity).
+    """
+    at = at or timezone.now()
+    action = Action.TAKE if actor.pk == agent.user_id else Action.ASSIGN
+    with transaction.atomic():
+        locked = _lock(actor, item)
+        if locked.owner_id == agent.user_id and locked.state_enum is not State.QUEUED:
+            raise Conflict(f"{agent.user.full_name} already holds this item.")
+        # Decide first so a refused action is reported as such, not as an eligibility problem.
+        _decide(actor, locked, action)
+        exclusion = first_exclusion(
+            agent_profile(Agent.objects.select_for_update().get(pk=agent.pk)),
+            item_needs(locked),
+            timezone.localdate(at),
+        )
+        if exclusion is not None:
+            raise Conflict(f"{agent.user.full_name} cannot take this item: {exclusion.reason}.")
+        _apply(
+            locked,
+            actor,
+            action,
+            at=at,
+            note=note.strip(),
+            new_owner=agent.user,
+            source_ip=source_ip,
+        )
+    return locked
+
+
+def do_add_comment(
+    actor: User,
+    item: WorkItem,
+    body: str,
+    *,
+    visibility: str = Visibility.CLIENT,
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> Comment:
+    """Post a comment; a client's reply to an item waiting on them resumes the work."""
+    body = body.strip()
+    if not body:
+        raise Invalid("A comment cannot be empty.")
+    if len(body) > 20_000:
+        raise Invalid("A comment is limited to 20,000 characters.")
+    if visibility not in Visibility.values:
+        raise Invalid("Visibility must be 'client' or 'internal'.")
+    if actor.is_client_user and visibility == Visibility.INTERNAL:
+        raise NotAllowed("Clients cannot post internal comments.")
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _lock(actor, item)
+        comment = Comment.objects.create(
+            client_id=locked.client_id,
+            item=locked,
+            author=actor,
+            body=body,
+            visibility=visibility,
+            created_at=at,
+        )
+        _event(
+            locked,
+            actor,
+            "commented",
+            at=at,
+            internal=visibility == Visibility.INTERNAL,
+            data={"comment_id": comment.pk},
+        )
+        record(
+            actor=actor,
+            action="comment.add",
+            obj=comment,
+            client=locked.client_id,
+            source_ip=source_ip,
+            at=at,
+            detail={"item": locked.pk, "visibility": visibility},
+        )
+        if actor.is_client_user and locked.state_enum is State.WAITING_ON_CLIENT:
+            _apply(locked, actor, Action.RESUME, at=at, note="The client replied.")
+    return comment
+
+
+def _check_upload(upload: UploadedFile) -> None:
+    from django.conf import settings
+
+    limit = settings.RELAYDESK_MAX_UPLOAD_BYTES
+    if upload.size is None or upload.size == 0:
+        raise Invalid(f"The file '{upload.name}' is empty.")
+    if upload.size > limit:
+        raise Invalid(
+            f"The file '{upload.name}' is {upload.size:,} bytes; the limit is {limit:,} bytes."
+        )
+
+
+def _store_attachment(
+    item: WorkItem, actor: User, upload: UploadedFile, visibility: str, at: dt.datetime
+) -> Attachment:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    name = get_valid_filename(upload.name or "file")[:255] or "file"
+    attachment = Attachment(
+        client_id=item.client_id,
+        item=item,
+        uploaded_by=actor,
+        original_name=name,
+        content_type=(upload.content_type or "application/octet-stream")[:100],
+        size=upload.size or 0,
+        sha256=digest.hexdigest(),
+        visibility=visibility,
+        created_at=at,
+    )
+    attachment.file.save(name, upload, save=False)
+    attachment.save()
+    _event(
+        item,
+        actor,
+        "attached",
+        at=at,
+        note=name,
+        internal=visibility == Visibility.INTERNAL,
+        data={"attachment_id": attachment.pk},
+    )
+    return attachment
+
+
+def do_add_attachment(
+    actor: User,
+    item: WorkItem,
+    upload: UploadedFile,
+    *,
+    visibility: str = Visibility.CLIENT,
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> Attachment:
+    """Attach a file to an item (the client's material or the provider's deliverable)."""
+    if visibility not in Visibility.values:
+        raise Invalid("Visibility must be 'client' or 'internal'.")
+    if actor.is_client_user and visibility == Visibility.INTERNAL:
+        raise NotAllowed("Clients cannot add internal attachments.")
+    _check_upload(upload)
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = _lock(actor, item)
+        if not locked.state_enum.is_open:
+            raise Conflict(
+                f"The item is {locked.state_enum.label.lower()}; it takes no more files."
+            )
+        attachment = _store_attachment(locked, actor, upload, visibility, at)
+        record(
+            actor=actor,
+            action="attachment.add",
+            obj=attachment,
+            client=locked.client_id,
+            source_ip=source_ip,
+            at=at,
+            detail={"item": locked.pk, "name": attachment.original_name, "size": attachment.size},
+        )
+    return attachment
+
+
+def do_record_download(
+    actor: User, attachment: Attachment, *, source_ip: str | None = None
+) -> None:
+    """Write the audit record for a download."""
+    record(
+        actor=actor,
+        action="attachment.download",
+        obj=attachment,
+        client=attachment.client_id,
+        source_ip=source_ip,
+        detail={"item": attachment.item_id, "name": attachment.original_name},
+    )

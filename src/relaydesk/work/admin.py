@@ -1,0 +1,25 @@
+"""Back office view of work items (read-mostly: changes go through the pages and API)."""
+
+from django.contrib import admin
+
+from relaydesk.work.models import WorkItem, WorkItemEvent
+
+
+class EventInline(admin.TabularInline):
+    model = WorkItemEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "actor", "kind", "from_state", "to_state", "note")
+    fields = readonly_fields
+
+
+@admin.register(WorkItem)
+class WorkItemAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "client", "service", "state", "owner", "created_at"]
+    list_filter = ["state", "client", "service"]
+    search_fields = ["title", "external_ref"]
+    readonly_fields = [f.name for f in WorkItem._meta.fields]
+    inlines = [EventInline]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -1,0 +1,1 @@
+"""``relaydesk import-work`` and other commands of the work app."""

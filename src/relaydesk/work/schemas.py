@@ -1,0 +1,132 @@
+"""Shapes of work items and their parts in the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from ninja import Field, Schema
+
+from relaydesk.core.lifecycle import Action
+
+
+class ErrorOut(Schema):
+    """Every error answer: a sentence for a person, and field errors where input was wrong."""
+
+    detail: str
+    errors: list[dict[str, object]] | None = None
+
+
+PriorityName = Literal["low", "normal", "high", "urgent"]
+PRIORITY_VALUES: dict[str, int] = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+PRIORITY_NAMES = {v: k for k, v in PRIORITY_VALUES.items()}
+
+
+class WorkItemIn(Schema):
+    """A new request."""
+
+    engagement_id: int
+    service: str = Field(description="Service slug, e.g. 'e-filing'.")
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    priority: PriorityName = "normal"
+    jurisdiction: str = Field("", max_length=10, description="ISO 3166-2 code such as US-FL.")
+    language: str = Field("en", max_length=3)
+    external_ref: str = Field("", max_length=100)
+    due_at: dt.datetime | None = Field(None, description="Requested due time, with an offset.")
+
+
+class PersonOut(Schema):
+    """A person as shown beside an item."""
+
+    id: int
+    full_name: str
+
+
+class WorkItemOut(Schema):
+    """A work item as the caller may see it."""
+
+    id: int
+    reference: str
+    client: str
+    engagement_id: int
+    service: str
+    service_line: str
+    title: str
+    description: str
+    priority: PriorityName
+    jurisdiction: str
+    language: str
+    external_ref: str
+    due_at: dt.datetime | None
+    state: str
+    owner: PersonOut | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    delivered_at: dt.datetime | None
+    allowed_actions: list[str] | None = Field(
+        None, description="What you may do now (only on single-item answers)."
+    )
+
+
+class WorkItemPage(Schema):
+    """One page of a list, with the total count."""
+
+    count: int
+    items: list[WorkItemOut]
+
+
+class TransitionIn(Schema):
+    """A lifecycle action to take, with an optional note for the timeline."""
+
+    action: Action
+    note: str = Field("", max_length=5000)
+
+
+class AssignmentIn(Schema):
+    """Whom to give the item to."""
+
+    agent_id: int
+    note: str = Field("", max_length=5000)
+
+
+class EventOut(Schema):
+    """One timeline entry."""
+
+    at: dt.datetime
+    kind: str
+    actor: str | None
+    from_state: str
+    to_state: str
+    note: str
+
+
+class CommentIn(Schema):
+    """A new comment."""
+
+    body: str = Field(min_length=1, max_length=20000)
+    visibility: Literal["client", "internal"] = "client"
+
+
+class CommentOut(Schema):
+    """A comment."""
+
+    id: int
+    author: str
+    body: str
+    visibility: str
+    created_at: dt.datetime
+
+
+class AttachmentOut(Schema):
+    """A file on an item; download it from ``download_url``."""
+
+    id: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    visibility: str
+    uploaded_by: str
+    created_at: dt.datetime
+    download_url: str

@@ -1,0 +1,65 @@
+"""Reads of sites and agents, and the basic eligibility of an agent for an item."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from relaydesk.accounts.models import User
+from relaydesk.core.eligibility import AgentProfile, CertificationGrant
+from relaydesk.core.lifecycle import State
+from relaydesk.workforce.models import Agent, Site
+
+HOLDING_STATES = [
+    State.ASSIGNED.value,
+    State.IN_PROGRESS.value,
+    State.WAITING_ON_CLIENT.value,
+    State.REWORK.value,
+]
+
+
+def visible_sites(actor: User) -> QuerySet[Site]:
+    """Sites the actor may see: provider staff see all, client users none."""
+    if actor.is_client_user:
+        return Site.objects.none()
+    return Site.objects.all()
+
+
+def visible_agents(actor: User) -> QuerySet[Agent]:
+    """Agents the actor may see, with their current load: provider staff only."""
+    if actor.is_client_user:
+        return Agent.objects.none()
+    return (
+        Agent.objects.select_related("user", "site")
+        .filter(user__is_active=True)
+        .annotate(
+            load=Count("user__owned_items", filter=Q(user__owned_items__state__in=HOLDING_STATES))
+        )
+    )
+
+
+def agent_profile(agent: Agent, *, load: int | None = None) -> AgentProfile:
+    """The agent as plain data for the eligibility rules."""
+    if load is None:
+        load = agent.user.owned_items.filter(state__in=HOLDING_STATES).count()
+    return AgentProfile(
+        agent_id=agent.pk,
+        country=agent.site.country,
+        skills={s.skill.slug: s.proficiency for s in agent.skills.select_related("skill")},
+        languages=frozenset(agent.languages),
+        capacity=agent.capacity,
+        load=load,
+        certifications=tuple(
+            CertificationGrant(
+                code=c.certification.code,
+                jurisdictions=frozenset(c.jurisdictions),
+                valid_until=c.valid_until,
+            )
+            for c in agent.certifications.select_related("certification")
+        ),
+        clearances=frozenset(
+            c.clearance.code
+            for c in agent.clearances.select_related("clearance")
+            if c.expires_on is None or c.expires_on >= timezone.localdate()
+        ),
+    )

@@ -1,0 +1,205 @@
+"""Shared fixtures: a small provider with two clients and a person in every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from relaydesk.accounts.actions import do_create_user
+from relaydesk.accounts.models import User
+from relaydesk.catalog.models import Service, Skill
+from relaydesk.clients.models import Client, Engagement
+from relaydesk.core.roles import Role
+from relaydesk.work.actions import NewWorkItem, do_submit_work_item
+from relaydesk.work.models import WorkItem
+from relaydesk.workforce.models import (
+    Agent,
+    AgentCertification,
+    AgentClearance,
+    AgentSkill,
+    Certification,
+    Clearance,
+    Site,
+)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class World:
+    """Two clients (A and B) and everyone who works for or with them."""
+
+    client_a: Client
+    client_b: Client
+    engagement_a: Engagement
+    engagement_b: Engagement
+    admin: User
+    lead: User
+    agent: User
+    other_agent: User
+    qa: User
+    attorney: User
+    client_admin_a: User
+    member_a: User
+    client_admin_b: User
+    member_b: User
+
+    def users(self) -> dict[str, User]:
+        """Everyone, by a short name used in test ids."""
+        return {
+            "provider_admin": self.admin,
+            "ops_lead": self.lead,
+            "agent": self.agent,
+            "other_agent": self.other_agent,
+            "qa_reviewer": self.qa,
+            "supervising_attorney": self.attorney,
+            "client_admin_a": self.client_admin_a,
+            "client_member_a": self.member_a,
+            "client_admin_b": self.client_admin_b,
+            "client_member_b": self.member_b,
+        }
+
+
+def make_agent(
+    user: User,
+    site: Site,
+    *,
+    code: str,
+    skills: dict[str, int],
+    languages: list[str],
+    capacity: int = 3,
+) -> Agent:
+    """An agent profile with the given skills, PHI and privilege clearance."""
+    agent = Agent.objects.create(
+        user=user, site=site, employee_code=code, languages=languages, capacity=capacity
+    )
+    for slug, level in skills.items():
+        AgentSkill.objects.create(
+            agent=agent, skill=Skill.objects.get(slug=slug), proficiency=level
+        )
+    for code_ in ("phi", "privileged"):
+        AgentClearance.objects.create(
+            agent=agent, clearance=Clearance.objects.get(code=code_), granted_on=dt.date(2026, 1, 5)
+        )
+    return agent
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    """The shared cast; every role, two clients, and agents in Manila."""
+    manila = Site.objects.create(code="mnl", name="Manila", country="PH", time_zone="Asia/Manila")
+    client_a = Client.objects.create(slug="alpha-law", name="Alpha Law")
+    client_b = Client.objects.create(slug="bravo-retail", name="Bravo Retail")
+    engagement_a = Engagement.objects.create(
+        client=client_a,
+        name="Claims support",
+        time_zone="America/New_York",
+        allowed_countries=["PH", "US"],
+        starts_on=dt.date(2026, 1, 1),
+        required_certification=Certification.objects.get(code="pip-no-fault"),
+    )
+    engagement_a.services.set(
+        Service.objects.filter(slug__in=["document-processing", "legal-drafting", "data-entry"])
+    )
+    engagement_b = Engagement.objects.create(
+        client=client_b,
+        name="Support desk",
+        time_zone="America/Chicago",
+        allowed_countries=["PH"],
+        starts_on=dt.date(2026, 1, 1),
+    )
+    engagement_b.services.set(Service.objects.filter(slug__in=["customer-support", "data-entry"]))
+
+    def person(email: str, role: Role, client: Client | None = None) -> User:
+        return do_create_user(
+            None,
+            email=email,
+            full_name=email.split("@")[0].title(),
+            role=role,
+            password=PASSWORD,
+            client=client,
+            time_zone="Asia/Manila",
+        )
+
+    agent = person("agent@provider.test", Role.AGENT)
+    other_agent = person("other@provider.test", Role.AGENT)
+    skills = {
+        "legal-document-review": 4,
+        "legal-drafting": 4,
+        "data-entry": 4,
+        "customer-communication": 4,
+    }
+    agent_profile = make_agent(agent, manila, code="M-001", skills=skills, languages=["en"])
+    make_agent(other_agent, manila, code="M-002", skills=skills, languages=["en"])
+    AgentCertification.objects.create(
+        agent=agent_profile,
+        certification=Certification.objects.get(code="pip-no-fault"),
+        jurisdictions=["US-FL"],
+        valid_until=dt.date(2030, 1, 1),
+    )
+    return World(
+        client_a=client_a,
+        client_b=client_b,
+        engagement_a=engagement_a,
+        engagement_b=engagement_b,
+        admin=person("admin@provider.test", Role.PROVIDER_ADMIN),
+        lead=person("lead@provider.test", Role.OPS_LEAD),
+        agent=agent,
+        other_agent=other_agent,
+        qa=person("qa@provider.test", Role.QA_REVIEWER),
+        attorney=person("attorney@provider.test", Role.SUPERVISING_ATTORNEY),
+        client_admin_a=person("admin@alpha.test", Role.CLIENT_ADMIN, client_a),
+        member_a=person("member@alpha.test", Role.CLIENT_MEMBER, client_a),
+        client_admin_b=person("admin@bravo.test", Role.CLIENT_ADMIN, client_b),
+        member_b=person("member@bravo.test", Role.CLIENT_MEMBER, client_b),
+    )
+
+
+def submit(
+    actor: User,
+    engagement: Engagement,
+    service: str = "data-entry",
+    *,
+    title: str = "Key 40 claim forms",
+    with_file: bool = False,
+    **fields: object,
+) -> WorkItem:
+    """Submit one item through the real intake action."""
+    files: list[UploadedFile] = [
+        SimpleUploadedFile("claim.pdf", b"%PDF-1.4 claim", "application/pdf")
+    ]
+    item, _ = do_submit_work_item(
+        actor,
+        NewWorkItem(engagement_id=engagement.pk, service_slug=service, title=title, **fields),  # type: ignore[arg-type]
+        files=files if with_file else None,
+    )
+    return item
+
+
+@pytest.fixture
+def http() -> HttpClient:
+    """A browser-like client that enforces CSRF like a real browser session."""
+    return HttpClient(enforce_csrf_checks=False)
+
+
+def login(user: User) -> HttpClient:
+    """A test client signed in as ``user``."""
+    client = HttpClient()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:
+    """Uploaded files go to a throwaway folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def now() -> dt.datetime:
+    """The current time (aware, UTC)."""
+    return timezone.now()

@@ -1,0 +1,292 @@
+"""Client isolation and agent visibility, for every URL and every API operation.
+
+The URL patterns and the OpenAPI operations are enumerated at run time, so a
+new page or endpoint is covered the day it is added. A URL whose parameters
+this test cannot fill fails the test, asking for a value instead of being
+skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from relaydesk.accounts.actions import do_create_api_token
+from relaydesk.accounts.models import User
+from relaydesk.config.api import api
+from relaydesk.work.actions import do_add_attachment, do_add_comment, do_assign
+from relaydesk.work.models import Comment, WorkItem
+from tests.conftest import World, login, submit
+
+# URL prefixes whose pages never show client data and are checked elsewhere.
+NOT_CLIENT_DATA = ("accounts/", "static/", "healthz", "api/v1/")
+
+
+@dataclass
+class Target:
+    """The objects one actor must not reach, and the words that would betray them."""
+
+    item: WorkItem
+    attachment_id: int
+    token_id: int
+    engagement_id: int
+    secrets: tuple[str, ...]
+
+
+def _walk(resolver: URLResolver, prefix: str = "", ns: str = "") -> Iterator[tuple[str, str]]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            sub_ns = f"{ns}:{entry.namespace}" if entry.namespace else ns
+            yield from _walk(entry, prefix + str(entry.pattern), sub_ns)
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), f"{ns}:{entry.name}".lstrip(":")
+
+
+def page_routes() -> list[tuple[str, str]]:
+    """Every page route outside the API, as (pattern, name)."""
+    return [(p, n) for p, n in _walk(get_resolver()) if not p.startswith("api/v1/")]
+
+
+def _fill(pattern: str, target: Target, action: str = "cancel") -> str:
+    values = {
+        "item_id": target.item.pk,
+        "attachment_id": target.attachment_id,
+        "token_id": target.token_id,
+        "engagement_id": target.engagement_id,
+        "action": action,
+    }
+    path = pattern.lstrip("^").rstrip("$").replace("\\Z", "")
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in values:
+            raise AssertionError(
+                f"Isolation test has no value for URL parameter '{name}' "
+                f"in '{pattern}': add one to _fill()."
+            )
+        return str(values[name])
+
+    path = re.sub(r"<(?:\w+:)?(?P<name>\w+)>", value, path)
+    path = re.sub(r"\{(?P<name>\w+)\}", value, path)
+    return "/" + path.lstrip("/")
+
+
+def _has_object_parameter(pattern: str) -> bool:
+    return bool(re.search(r"<(?:\w+:)?\w+_id>|\{\w+_id\}", pattern))
+
+
+def _target_for(world: World, *, owner_client: str) -> Target:
+    """An item of client B (or A), with a file and a comment, held by the other agent."""
+    if owner_client == "b":
+        item = submit(
+            world.member_b,
+            world.engagement_b,
+            "customer-support",
+            title="Bravo secret refund case",
+            external_ref="BRAVO-SECRET-77",
+        )
+        engagement_id = world.engagement_b.pk
+        owner = world.member_b
+    else:
+        item = submit(
+            world.member_a,
+            world.engagement_a,
+            "data-entry",
+            title="Alpha secret claim batch",
+            external_ref="ALPHA-SECRET-55",
+        )
+        engagement_id = world.engagement_a.pk
+        owner = world.member_a
+    attachment = do_add_attachment(
+        owner, item, SimpleUploadedFile("x.txt", b"secret", "text/plain")
+    )
+    do_add_comment(owner, item, "Secret comment body 9911")
+    do_assign(world.lead, item, world.other_agent.agent)
+    token, _ = do_create_api_token(world.other_agent, name="other's token")
+    return Target(
+        item=item,
+        attachment_id=attachment.pk,
+        token_id=token.pk,
+        engagement_id=engagement_id,
+        secrets=(item.title, item.external_ref, "Secret comment body 9911"),
+    )
+
+
+def _snapshot(item: WorkItem) -> tuple[Any, ...]:
+    item.refresh_from_db()
+    return (
+        item.state,
+        item.owner_id,
+        item.title,
+        item.events.count(),
+        Comment.objects.filter(item=item).count(),
+        item.attachments.count(),
+    )
+
+
+def _outsiders(world: World) -> dict[str, tuple[User, str]]:
+    """Who must not reach which client's item."""
+    return {
+        "client_admin_a": (world.client_admin_a, "b"),
+        "client_member_a": (world.member_a, "b"),
+        "client_admin_b": (world.client_admin_b, "a"),
+        "agent_not_holding_it": (world.agent, "b"),
+        "qa_reviewer_not_reviewing_it": (world.qa, "a"),
+    }
+
+
+OUTSIDERS = [
+    "client_admin_a",
+    "client_member_a",
+    "client_admin_b",
+    "agent_not_holding_it",
+    "qa_reviewer_not_reviewing_it",
+]
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_every_page_hides_objects_the_user_may_not_see(world: World, who: str) -> None:
+    user, owner_client = _outsiders(world)[who]
+    target = _target_for(world, owner_client=owner_client)
+    before = _snapshot(target.item)
+    browser = login(user)
+    checked = 0
+    for pattern, name in page_routes():
+        if pattern.startswith(NOT_CLIENT_DATA):
+            continue
+        if name.startswith("admin:"):
+            response = browser.get(_fill(pattern, target) if "<" in pattern else "/" + pattern)
+            assert response.status_code in (302, 404), f"{name} open to {who}"
+            continue
+        url = _fill(pattern, target)
+        for method in ("get", "post"):
+            response = getattr(browser, method)(
+                url, {"note": "x", "body": "x", "agent": "1", "name": "t", "visibility": "client"}
+            )
+            body = response.content.decode(errors="replace")
+            if _has_object_parameter(pattern):
+                assert response.status_code == 404, (
+                    f"{method.upper()} {url} ({name}) as {who}: {response.status_code}"
+                )
+            for secret in target.secrets:
+                assert secret not in body, f"{method.upper()} {url} shows '{secret}' to {who}"
+            checked += 1
+    assert checked > 10
+    assert _snapshot(target.item) == before, f"{who} changed an item they cannot see"
+
+
+def _api_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    schema = api.get_openapi_schema()
+    return [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _sample(schema: dict[str, Any], components: dict[str, Any]) -> Any:
+    """A value that passes validation for ``schema``, so authorization is what gets tested."""
+    if "$ref" in schema:
+        return _sample(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+    if "anyOf" in schema:
+        return _sample(schema["anyOf"][0], components)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {
+            key: _sample(sub, components)
+            for key, sub in schema.get("properties", {}).items()
+            if key in schema.get("required", [])
+        }
+    return {"integer": 1, "number": 1, "boolean": False, "array": []}.get(str(kind), "x")
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_every_api_operation_answers_404_for_objects_the_caller_may_not_see(
+    world: World, who: str
+) -> None:
+    user, owner_client = _outsiders(world)[who]
+    target = _target_for(world, owner_client=owner_client)
+    missing = Target(
+        item=WorkItem(pk=999_999),
+        attachment_id=999_999,
+        token_id=999_999,
+        engagement_id=999_999,
+        secrets=(),
+    )
+    before = _snapshot(target.item)
+    _, secret = do_create_api_token(user, name="isolation test")
+    http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    components = api.get_openapi_schema()["components"]["schemas"]
+    for path, method, operation in _api_operations():
+        body = operation.get("requestBody", {}).get("content", {})
+        kwargs: dict[str, Any] = {}
+        if "application/json" in body:
+            kwargs = {
+                "data": _sample(body["application/json"]["schema"], components),
+                "content_type": "application/json",
+            }
+        elif "multipart/form-data" in body:
+            kwargs = {
+                "data": {
+                    "file": SimpleUploadedFile("f.txt", b"data", "text/plain"),
+                    "visibility": "client",
+                }
+            }
+        response = getattr(http, method)(_fill(path, target), **kwargs)
+        text = response.content.decode(errors="replace")
+        for leaked in target.secrets:
+            assert leaked not in text, f"{method.upper()} {path} leaks '{leaked}' to {who}"
+        if _has_object_parameter(path):
+            assert response.status_code == 404, (
+                f"{method.upper()} {path} as {who}: {response.status_code} {text[:200]}"
+            )
+            if "multipart/form-data" in body:
+                kwargs["data"]["file"] = SimpleUploadedFile("f.txt", b"data", "text/plain")
+            absent = getattr(http, method)(_fill(path, missing), **kwargs)
+            assert absent.status_code == 404
+            assert absent.json() == response.json() or "999999" in absent.json()["detail"]
+    assert _snapshot(target.item) == before, f"{who} changed an item they cannot see via the API"
+
+
+def test_api_lists_only_the_callers_own_clients_items(world: World) -> None:
+    theirs = _target_for(world, owner_client="b")
+    mine = submit(world.member_a, world.engagement_a, title="Alpha visible batch")
+    _, secret = do_create_api_token(world.member_a, name="list")
+    http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    listed = http.get("/api/v1/work-items").json()
+    assert [i["id"] for i in listed["items"]] == [mine.pk]
+    assert theirs.item.title not in str(http.get("/api/v1/engagements").json())
+
+
+def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) -> None:
+    held = submit(world.member_a, world.engagement_a, title="Held by agent")
+    do_assign(world.lead, held, world.agent.agent)
+    queued_for_them = submit(
+        world.member_b, world.engagement_b, "customer-support", title="Queued support case"
+    )
+    # The other agent has no PIP certification: a US-FL document item is queued, but not for them.
+    not_for_other = submit(
+        world.member_a,
+        world.engagement_a,
+        "document-processing",
+        title="FL PIP bill",
+        jurisdiction="US-FL",
+    )
+    held_by_other = submit(world.member_a, world.engagement_a, title="Held by other")
+    do_assign(world.lead, held_by_other, world.other_agent.agent)
+
+    from relaydesk.work.queries import visible_work_items
+
+    seen = set(visible_work_items(world.agent).values_list("pk", flat=True))
+    assert seen == {held.pk, queued_for_them.pk, not_for_other.pk}
+    seen_by_other = set(visible_work_items(world.other_agent).values_list("pk", flat=True))
+    assert seen_by_other == {held_by_other.pk, queued_for_them.pk}
