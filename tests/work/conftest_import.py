@@ -64,6 +64,8 @@ def _person(email: str, role: Role, client: Client | None = None) -> User:
 def iw(db: None, settings, tmp_path) -> ImportWorld:  # type: ignore[no-untyped-def]
     """The cast of the import tests."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Fast hashing: these tests create people, they don't test passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     firm = Client.objects.create(slug="hartwell-cole", name=FIRM)
     retailer = Client.objects.create(slug="bravo-retail", name="Bravo Retail")
     return ImportWorld(

@@ -70,12 +70,10 @@ def first_exclusion(
         have = agent.skills.get(skill, 0)
         if have < minimum:
             return Exclusion("skill", f"needs {skill} at {minimum}/5, has {have}/5")
-    if needs.certification and not any(
-        grant.code == needs.certification and grant.covers(needs.jurisdiction, today)
-        for grant in agent.certifications
-    ):
-        scope = f" for {needs.jurisdiction}" if needs.jurisdiction else ""
-        return Exclusion("certification", f"no valid {needs.certification} certification{scope}")
+    if needs.certification:
+        refusal = _certification_exclusion(agent, needs, today)
+        if refusal is not None:
+            return refusal
     if needs.language and needs.language not in agent.languages:
         return Exclusion("language", f"does not work in language '{needs.language}'")
     if needs.clearance and needs.clearance not in agent.clearances:
@@ -90,3 +88,19 @@ def first_exclusion(
     if check_capacity and agent.load >= agent.capacity:
         return Exclusion("capacity", f"already holds {agent.load} of {agent.capacity} items")
     return None
+
+
+def _certification_exclusion(
+    agent: AgentProfile, needs: ItemNeeds, today: dt.date
+) -> Exclusion | None:
+    """Tell an expired certification apart from one that never covered the jurisdiction."""
+    held = [grant for grant in agent.certifications if grant.code == needs.certification]
+    if any(grant.covers(needs.jurisdiction, today) for grant in held):
+        return None
+    scope = f" for {needs.jurisdiction}" if needs.jurisdiction else ""
+    lapsed = [grant for grant in held if grant.covers(needs.jurisdiction, grant.valid_until)]
+    if lapsed:
+        last = max(grant.valid_until for grant in lapsed)
+        reason = f"{needs.certification} certification{scope} expired on {last:%Y-%m-%d}"
+        return Exclusion("certification", reason)
+    return Exclusion("certification", f"no valid {needs.certification} certification{scope}")

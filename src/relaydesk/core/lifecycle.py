@@ -226,7 +226,7 @@ def _refuse_by_role(action: Action, actor: ActorFacts, item: ItemFacts) -> str |
     if action in (Action.APPROVE, Action.RETURN_FOR_REWORK):
         wanted = item.review_role or Role.QA_REVIEWER
         if actor.role is not wanted:
-            return f"This item's review must be done by a {wanted.label.lower()}."
+            return f"This item's review must be done by {wanted.noun}."
     return None
 
 
@@ -238,7 +238,7 @@ def _refuse_by_relation(action: Action, actor: ActorFacts, item: ItemFacts) -> s
         return "You worked on this item, so someone else must review it."
     client_cancels = action is Action.CANCEL and actor.role in CLIENT_ROLES
     if client_cancels and item.state not in _OPEN_BEFORE_WORK:
-        return "Work has started on this item; ask the operations team to cancel it."
+        return "The item is already with an agent; ask the operations team to cancel it."
     return None
 
 

@@ -24,6 +24,14 @@ class Role(StrEnum):
         return ROLE_LABELS[self]
 
     @property
+    def noun(self) -> str:
+        """The role inside a sentence: "a QA reviewer", "an operations lead"."""
+        label = ROLE_LABELS[self]
+        word = label if label.isupper() or label[:2].isupper() else label.lower()
+        article = "an" if word[0].lower() in "aeiou" else "a"
+        return f"{article} {word}"
+
+    @property
     def is_client(self) -> bool:
         """True for the roles held by a client's own staff."""
         return self in CLIENT_ROLES

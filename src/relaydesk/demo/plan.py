@@ -105,17 +105,20 @@ class StaffSpec:
 
 
 STAFF = [
-    StaffSpec("admin@relaydesk.test", "Catherine Lowe", Role.PROVIDER_ADMIN, "tpa", "Day",
-              is_staff=True),
+    StaffSpec(
+        "admin@relaydesk.test", "Catherine Lowe", Role.PROVIDER_ADMIN, "tpa", "Day", is_staff=True
+    ),
     StaffSpec("lead@relaydesk.test", "Rafael Santos", Role.OPS_LEAD, "mnl", "Night"),
     StaffSpec("priya.nair@relaydesk.test", "Priya Nair", Role.OPS_LEAD, "pnq", "Day"),
     StaffSpec("qa@relaydesk.test", "Ana Villanueva", Role.QA_REVIEWER, "mnl", "Night"),
     StaffSpec("sneha.kulkarni@relaydesk.test", "Sneha Kulkarni", Role.QA_REVIEWER, "pnq", "Day"),
     StaffSpec("marcus.bell@relaydesk.test", "Marcus Bell", Role.QA_REVIEWER, "tpa", "Day"),
-    StaffSpec("attorney@relaydesk.test", "Jonathan Pierce", Role.SUPERVISING_ATTORNEY, "tpa",
-              "Day"),
-    StaffSpec("elena.marquez@relaydesk.test", "Elena Marquez", Role.SUPERVISING_ATTORNEY, "tpa",
-              "Day"),
+    StaffSpec(
+        "attorney@relaydesk.test", "Jonathan Pierce", Role.SUPERVISING_ATTORNEY, "tpa", "Day"
+    ),
+    StaffSpec(
+        "elena.marquez@relaydesk.test", "Elena Marquez", Role.SUPERVISING_ATTORNEY, "tpa", "Day"
+    ),
 ]
 
 DEMO_AGENT_EMAIL = "agent@relaydesk.test"
@@ -172,35 +175,94 @@ class TeamSpec:
 CS = {"customer-communication": (3, 5), "data-entry": (2, 5)}
 TEAMS = [
     TeamSpec("mnl-support-day", "mnl", "Day", 9, CS, maybe_language=("es", 0.35)),
-    TeamSpec("mnl-lpo-night", "mnl", "Night", 5,
-             {"legal-document-review": (3, 5), "legal-correspondence": (2, 4),
-              "case-management": (2, 4)},
-             clearances=("phi", "privileged"), capacity=(2, 4), pip=True, e_filing=0.2),
+    TeamSpec(
+        "mnl-lpo-night",
+        "mnl",
+        "Night",
+        5,
+        {
+            "legal-document-review": (3, 5),
+            "legal-correspondence": (2, 4),
+            "case-management": (2, 4),
+        },
+        clearances=("phi", "privileged"),
+        capacity=(2, 4),
+        pip=True,
+        e_filing=0.2,
+    ),
     TeamSpec("mnl-support-night", "mnl", "Night", 4, CS, maybe_language=("es", 0.5)),
-    TeamSpec("mnl-payroll-night", "mnl", "Night", 2,
-             {"payroll-processing": (3, 5), "hr-operations": (3, 5), "data-entry": (2, 4)},
-             clearances=("financial-data",), capacity=(3, 4), dedicated_to="brightpath"),
+    TeamSpec(
+        "mnl-payroll-night",
+        "mnl",
+        "Night",
+        2,
+        {"payroll-processing": (3, 5), "hr-operations": (3, 5), "data-entry": (2, 4)},
+        clearances=("financial-data",),
+        capacity=(3, 4),
+        dedicated_to="brightpath",
+    ),
     TeamSpec("khi-support", "khi", "Afternoon", 12, CS, languages=("en", "ur")),
-    TeamSpec("pnq-kpo", "pnq", "Day", 6,
-             {"market-research": (4, 5), "financial-analysis": (4, 5), "data-analysis": (3, 5)},
-             clearances=("financial-data",), capacity=(2, 3), cfa=0.6),
+    TeamSpec(
+        "pnq-kpo",
+        "pnq",
+        "Day",
+        6,
+        {"market-research": (4, 5), "financial-analysis": (4, 5), "data-analysis": (3, 5)},
+        clearances=("financial-data",),
+        capacity=(2, 3),
+        cfa=0.6,
+    ),
     TeamSpec("pnq-support-day", "pnq", "Day", 4, CS, languages=("en", "hi")),
-    TeamSpec("pnq-lpo-evening", "pnq", "Evening", 5,
-             {"legal-document-review": (3, 5), "legal-drafting": (3, 5), "legal-research": (3, 5)},
-             clearances=("phi", "privileged"), languages=("en", "hi"), capacity=(2, 4), pip=True),
-    TeamSpec("pnq-payroll-evening", "pnq", "Evening", 1,
-             {"payroll-processing": (4, 5), "hr-operations": (3, 5)},
-             clearances=("financial-data",), languages=("en", "hi"), capacity=(4, 4),
-             dedicated_to="brightpath"),
+    TeamSpec(
+        "pnq-lpo-evening",
+        "pnq",
+        "Evening",
+        5,
+        {"legal-document-review": (3, 5), "legal-drafting": (3, 5), "legal-research": (3, 5)},
+        clearances=("phi", "privileged"),
+        languages=("en", "hi"),
+        capacity=(2, 4),
+        pip=True,
+    ),
+    TeamSpec(
+        "pnq-payroll-evening",
+        "pnq",
+        "Evening",
+        1,
+        {"payroll-processing": (4, 5), "hr-operations": (3, 5)},
+        clearances=("financial-data",),
+        languages=("en", "hi"),
+        capacity=(4, 4),
+        dedicated_to="brightpath",
+    ),
     TeamSpec("pnq-support-evening", "pnq", "Evening", 3, CS, languages=("en", "hi")),
-    TeamSpec("tpa-lpo", "tpa", "Day", 5,
-             {"legal-drafting": (4, 5), "court-e-filing": (3, 5), "legal-document-review": (3, 5),
-              "legal-research": (3, 5)},
-             clearances=("phi", "privileged"), maybe_language=("es", 0.4), capacity=(3, 5),
-             pip=True, e_filing=1.0),
-    TeamSpec("tpa-kpo", "tpa", "Day", 3,
-             {"market-research": (4, 5), "financial-analysis": (4, 5), "data-analysis": (3, 5)},
-             clearances=("financial-data",), capacity=(2, 3), cfa=0.7),
+    TeamSpec(
+        "tpa-lpo",
+        "tpa",
+        "Day",
+        5,
+        {
+            "legal-drafting": (4, 5),
+            "court-e-filing": (3, 5),
+            "legal-document-review": (3, 5),
+            "legal-research": (3, 5),
+        },
+        clearances=("phi", "privileged"),
+        maybe_language=("es", 0.4),
+        capacity=(3, 5),
+        pip=True,
+        e_filing=1.0,
+    ),
+    TeamSpec(
+        "tpa-kpo",
+        "tpa",
+        "Day",
+        3,
+        {"market-research": (4, 5), "financial-analysis": (4, 5), "data-analysis": (3, 5)},
+        clearances=("financial-data",),
+        capacity=(2, 3),
+        cfa=0.7,
+    ),
 ]
 SIDE_SKILLS = ["marketing-content", "bookkeeping", "it-support", "data-entry", "legal-research"]
 PIP_SCOPES = [
@@ -250,12 +312,10 @@ def plan_people(seed: int, today: dt.date) -> list[PlannedAgent]:
             employee_code=next_code("mnl"),
             languages=("en", "es"),
             capacity=5,
-            skills=(("customer-communication", 4), ("data-entry", 3),
-                    ("legal-document-review", 4)),
+            skills=(("customer-communication", 4), ("data-entry", 3), ("legal-document-review", 4)),
             clearances=("phi", "privileged"),
             certifications=(
-                PlannedCertification("pip-no-fault", ("US-FL",),
-                                     today + dt.timedelta(days=730)),
+                PlannedCertification("pip-no-fault", ("US-FL",), today + dt.timedelta(days=730)),
             ),
             team="mnl-lpo-night",
         )
@@ -297,7 +357,8 @@ def plan_people(seed: int, today: dt.date) -> list[PlannedAgent]:
                 skills.setdefault("court-e-filing", rng.randint(3, 5))
                 certifications.append(
                     PlannedCertification(
-                        "e-filing-registration", ("US-FL",),
+                        "e-filing-registration",
+                        ("US-FL",),
                         today + dt.timedelta(days=rng.randint(90, 700)),
                     )
                 )
@@ -384,7 +445,7 @@ CLIENTS = [
         admin=("admin@northwind.test", "Erin Caldwell"),
         member=("member@northwind.test", "Luis Ortega"),
         hours=(dt.time(6), dt.time(22), ALL_DAYS),
-        volume=(30, 22),
+        volume=(31, 21),
     ),
     ClientSpec(
         slug="brightpath",
@@ -401,7 +462,7 @@ CLIENTS = [
         admin=("admin@brightpath.test", "Karen Novak"),
         member=("member@brightpath.test", "Derek Ambrose"),
         hours=(dt.time(7, 30), dt.time(17), WEEKDAYS),
-        volume=(8, 0),
+        volume=(9, 0),
     ),
     ClientSpec(
         slug="meridian",
@@ -429,15 +490,25 @@ SHORT_NAMES = {
     "meridian": "Meridian",
 }
 LINE_OF_SERVICE = {
-    "document-processing": "LPO", "legal-drafting": "LPO", "e-filing": "LPO",
-    "customer-support": "BPO", "data-entry": "BPO", "payroll": "BPO",
-    "hr-administration": "BPO", "market-research": "KPO", "financial-analysis": "KPO",
+    "document-processing": "LPO",
+    "legal-drafting": "LPO",
+    "e-filing": "LPO",
+    "customer-support": "BPO",
+    "data-entry": "BPO",
+    "payroll": "BPO",
+    "hr-administration": "BPO",
+    "market-research": "KPO",
+    "financial-analysis": "KPO",
 }
 
 
 def _staff_logins() -> list[Login]:
-    wanted = {"admin@relaydesk.test", "lead@relaydesk.test", "qa@relaydesk.test",
-              "attorney@relaydesk.test"}
+    wanted = {
+        "admin@relaydesk.test",
+        "lead@relaydesk.test",
+        "qa@relaydesk.test",
+        "attorney@relaydesk.test",
+    }
     logins = [Login(s.role, s.role.label, s.name, s.email) for s in STAFF if s.email in wanted]
     logins.insert(2, Login(Role.AGENT, Role.AGENT.label, DEMO_AGENT_NAME, DEMO_AGENT_EMAIL))
     return logins
@@ -447,8 +518,10 @@ def _client_logins() -> list[Login]:
     logins = []
     for spec in CLIENTS:
         short = SHORT_NAMES[spec.slug]
-        for role, (email, name) in ((Role.CLIENT_ADMIN, spec.admin),
-                                    (Role.CLIENT_MEMBER, spec.member)):
+        for role, (email, name) in (
+            (Role.CLIENT_ADMIN, spec.admin),
+            (Role.CLIENT_MEMBER, spec.member),
+        ):
             logins.append(Login(role, f"{role.label}, {short}", name, email, spec.slug))
     return logins
 
@@ -517,7 +590,9 @@ WORK_MINUTES = {
     "financial-analysis": (240, 840),
 }
 FILE_CHANCE = {
-    "document-processing": 0.1, "payroll": 0.08, "financial-analysis": 0.05,
+    "document-processing": 0.1,
+    "payroll": 0.08,
+    "financial-analysis": 0.05,
     "data-entry": 0.03,
 }
 STOP_WEIGHTS = [
@@ -543,36 +618,72 @@ def _due(rng: random.Random, at: dt.datetime, service: str, priority: int) -> dt
     return due.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
 
 
-def _files(rng: random.Random, spec: ClientSpec, service: str, title: str,
-           ref: str) -> tuple[PlannedFile, ...]:
+def _files(
+    rng: random.Random, spec: ClientSpec, service: str, title: str, ref: str
+) -> tuple[PlannedFile, ...]:
     if rng.random() >= FILE_CHANCE.get(service, 0.0):
         return ()
     header = (spec.name, title, f"Reference: {ref}")
     if service == "document-processing":
-        pages = tuple(f"Page {n}: itemised charges, CPT {rng.randint(97010, 99215)}, "
-                      f"${rng.randint(80, 2400)}.00" for n in range(1, rng.randint(3, 7)))
+        pages = tuple(
+            f"Page {n}: itemised charges, CPT {rng.randint(97010, 99215)}, "
+            f"${rng.randint(80, 2400)}.00"
+            for n in range(1, rng.randint(3, 7))
+        )
         return (PlannedFile(f"records_{ref}.pdf", "application/pdf", header + pages),)
     if service == "payroll":
-        rows = tuple(f"{rng.randint(10400, 18999)},{rng.randint(60, 96)}.0,"
-                     f"{rng.randint(0, 14)}.5" for _ in range(rng.randint(4, 12)))
-        return (PlannedFile(f"timesheet_export_{ref}.csv", "text/csv",
-                            ("employee_id,regular_hours,overtime_hours", *rows)),)
+        rows = tuple(
+            f"{rng.randint(10400, 18999)},{rng.randint(60, 96)}.0,{rng.randint(0, 14)}.5"
+            for _ in range(rng.randint(4, 12))
+        )
+        return (
+            PlannedFile(
+                f"timesheet_export_{ref}.csv",
+                "text/csv",
+                ("employee_id,regular_hours,overtime_hours", *rows),
+            ),
+        )
     if service == "financial-analysis":
-        return (PlannedFile(f"lender_case_{ref}.pdf", "application/pdf",
-                            (*header, "Lender case summary", "Revenue CAGR 6.5%",
-                             "EBITDA margin 18-21%", "Leverage 4.25x at close")),)
-    return (PlannedFile(f"source_{ref}.txt", "text/plain",
-                        (*header, "Rows to key follow in the shared drive.")),)
-
-
-def _fill(template: str, rng: random.Random, text: content.ItemText, day: dt.date) -> str:
-    return template.format(
-        adjuster=rng.choice(content.ADJUSTERS),
-        dos=(day - dt.timedelta(days=rng.randint(10, 60))).isoformat(),
-        insurer=rng.choice(content.INSURERS.get(text.jurisdiction or "US-FL", ["the carrier"])),
-        provider=rng.choice(content.PROVIDERS.get(text.jurisdiction or "US-FL", ["the clinic"])),
-        plant=rng.randint(1, 3),
+        return (
+            PlannedFile(
+                f"lender_case_{ref}.pdf",
+                "application/pdf",
+                (
+                    *header,
+                    "Lender case summary",
+                    "Revenue CAGR 6.5%",
+                    "EBITDA margin 18-21%",
+                    "Leverage 4.25x at close",
+                ),
+            ),
+        )
+    return (
+        PlannedFile(
+            f"source_{ref}.txt", "text/plain", (*header, "Rows to key follow in the shared drive.")
+        ),
     )
+
+
+def _fill(template: str, rng: random.Random, jurisdiction: str, day: dt.date) -> str:
+    """Fill a conversation template's blanks (adjuster, date of service, carrier, ...)."""
+    return template.format(**_blanks(rng, jurisdiction, day))
+
+
+def _blanks(rng: random.Random, jurisdiction: str, day: dt.date) -> dict[str, object]:
+    return {
+        "adjuster": rng.choice(content.ADJUSTERS),
+        "dos": (day - dt.timedelta(days=rng.randint(10, 60))).isoformat(),
+        "insurer": rng.choice(content.INSURERS.get(jurisdiction or "US-FL", ["the carrier"])),
+        "provider": rng.choice(content.PROVIDERS.get(jurisdiction or "US-FL", ["the clinic"])),
+        "plant": rng.randint(1, 3),
+    }
+
+
+def _wait(rng: random.Random, client: str, jurisdiction: str, day: dt.date) -> tuple[str, str]:
+    """A question for the client and their answer, with the same blanks filled in."""
+    question, answer = rng.choice(content.WAIT_NOTES[client])
+    blanks = _blanks(rng, jurisdiction, day)
+    return question.format(**blanks), answer.format(**blanks)
 
 
 def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
@@ -610,11 +721,11 @@ def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
                 line = LINE_OF_SERVICE[service]
                 wait = None
                 if rng.random() < 0.07:
-                    question, answer = rng.choice(content.WAIT_NOTES[spec.slug])
-                    wait = (_fill(question, rng, text, day), _fill(answer, rng, text, day))
+                    wait = _wait(rng, spec.slug, text.jurisdiction, day)
                 cancel = rng.choices(["", "client", "lead"], weights=[975, 15, 10])[0]
                 review_role = (
-                    "supervising_attorney" if service in ("legal-drafting", "e-filing")
+                    "supervising_attorney"
+                    if service in ("legal-drafting", "e-filing")
                     else "qa_reviewer"
                 )
                 draft = PlannedItem(
@@ -637,27 +748,41 @@ def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
                         rng.choice(content.QA_RETURN_NOTES[line]) if rng.random() < 0.08 else ""
                     ),
                     client_rework_note=(
-                        _fill(rng.choice(content.CLIENT_REWORK_NOTES[spec.slug]), rng, text, day)
-                        if rng.random() < 0.04 else ""
+                        _fill(
+                            rng.choice(content.CLIENT_REWORK_NOTES[spec.slug]),
+                            rng,
+                            text.jurisdiction,
+                            day,
+                        )
+                        if rng.random() < 0.04
+                        else ""
                     ),
                     cancel=cancel,
                     cancel_note=rng.choice(
-                        content.CLIENT_CANCEL_NOTES if cancel == "client"
+                        content.CLIENT_CANCEL_NOTES
+                        if cancel == "client"
                         else content.LEAD_CANCEL_NOTES
-                    ) if cancel else "",
+                    )
+                    if cancel
+                    else "",
                     submit_note=(
-                        _fill(rng.choice(content.CLIENT_NOTES_ON_SUBMIT[spec.slug]), rng, text,
-                              day)
-                        if rng.random() < 0.12 else ""
+                        _fill(
+                            rng.choice(content.CLIENT_NOTES_ON_SUBMIT[spec.slug]),
+                            rng,
+                            text.jurisdiction,
+                            day,
+                        )
+                        if rng.random() < 0.07
+                        else ""
                     ),
                     pickup_note=(
-                        rng.choice(content.AGENT_PICKUP_NOTES) if rng.random() < 0.18 else ""
+                        rng.choice(content.AGENT_PICKUP_NOTES) if rng.random() < 0.09 else ""
                     ),
                     internal_note=(
-                        rng.choice(content.INTERNAL_NOTES[service]) if rng.random() < 0.15 else ""
+                        rng.choice(content.INTERNAL_NOTES[service]) if rng.random() < 0.09 else ""
                     ),
                     approval_note=rng.choice(content.APPROVAL_NOTES[review_role]),
-                    thanks_note=rng.choice(content.CLIENT_THANKS) if rng.random() < 0.2 else "",
+                    thanks_note=rng.choice(content.CLIENT_THANKS) if rng.random() < 0.1 else "",
                     files=_files(rng, spec, service, text.title, text.external_ref),
                     prefer_take=rng.random() < 0.35,
                 )
@@ -688,15 +813,10 @@ def _stopping_at(item: PlannedItem, state: State, rng: random.Random) -> Planned
     """The item frozen in ``state``, with whatever it needs to get there."""
     changes: dict[str, object] = {"stop": state.value, "cancel": "", "cancel_note": ""}
     if state is State.WAITING_ON_CLIENT and item.wait is None:
-        question, answer = rng.choice(content.WAIT_NOTES[item.client])
-        changes["wait"] = (question.format(dos="the", insurer="the carrier", plant=2,
-                                           provider="the clinic", adjuster="the adjuster"),
-                           answer.format(insurer="the carrier", plant=2, provider="the clinic"))
+        changes["wait"] = _wait(rng, item.client, item.jurisdiction, item.submitted_at.date())
     if state is State.REWORK:
         line = LINE_OF_SERVICE[item.service]
-        changes["qa_return_note"] = item.qa_return_note or rng.choice(
-            content.QA_RETURN_NOTES[line]
-        )
+        changes["qa_return_note"] = item.qa_return_note or rng.choice(content.QA_RETURN_NOTES[line])
         changes["client_rework_note"] = item.client_rework_note or (
             f"Please take another look {DASH} a few details don't match our file."
         )

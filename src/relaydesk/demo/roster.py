@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import random
 import zoneinfo
 from collections.abc import Iterable
 
@@ -79,14 +78,3 @@ class Roster:
             left -= room
             current = self.next_on(window[1])
         return current + left
-
-    def windows_on(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-        """Windows that start on the UTC date ``day`` (or on the local date, see callers)."""
-        return [(s, e) for s, e in zip(self.starts, self.ends, strict=True) if s.date() == day]
-
-    def random_moment(
-        self, rng: random.Random, window: tuple[dt.datetime, dt.datetime]
-    ) -> dt.datetime:
-        """A uniformly drawn minute inside ``window``."""
-        span = int((window[1] - window[0]).total_seconds() // 60)
-        return window[0] + dt.timedelta(minutes=rng.randrange(max(span, 1)))

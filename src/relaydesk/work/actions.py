@@ -107,7 +107,7 @@ def validate_new_item(
             raise Invalid("The due time needs a time zone.")
         if request.due_at <= at:
             raise Invalid("The due time must be in the future.")
-    if request.jurisdiction and not _looks_like_subdivision(request.jurisdiction):
+    if request.jurisdiction and not _looks_like_subdivision(request.jurisdiction.upper()):
         raise Invalid("A jurisdiction is a code such as US-FL.")
     if not request.language.isalpha() or not 2 <= len(request.language) <= 3:
         raise Invalid("A language is a two- or three-letter code such as en.")
@@ -153,8 +153,8 @@ def do_submit_work_item(
             title=request.title.strip(),
             description=request.description,
             priority=request.priority,
-            jurisdiction=request.jurisdiction,
-            language=request.language.lower(),
+            jurisdiction=request.jurisdiction.strip().upper(),
+            language=request.language.strip().lower(),
             external_ref=request.external_ref,
             due_at=request.due_at,
             state=State.NEW.value,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Field, File, Form, Header, Query, Router, Schema
+from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from relaydesk.accounts.models import User
@@ -115,7 +115,7 @@ def submit_work_item(
         description="Repeat a request safely: the same key returns the same item (200).",
         max_length=200,
     ),
-) -> tuple[int, WorkItemOut]:
+) -> Status[WorkItemOut]:
     """Submit a request. With an ``Idempotency-Key`` a retry never makes a duplicate."""
     user = _user(request)
     item, created = actions.do_submit_work_item(
@@ -136,7 +136,7 @@ def submit_work_item(
     )
     if not created:
         response["Idempotent-Replayed"] = "true"
-    return (201 if created else 200), item_out(user, _item(request, item.pk))
+    return Status(201 if created else 200, item_out(user, _item(request, item.pk)))
 
 
 @router.get(
@@ -232,7 +232,7 @@ def list_comments(request: HttpRequest, item_id: int) -> list[CommentOut]:
     response={201: CommentOut, **ERRORS},
     summary="Comment on a work item",
 )
-def add_comment(request: HttpRequest, item_id: int, payload: CommentIn) -> tuple[int, CommentOut]:
+def add_comment(request: HttpRequest, item_id: int, payload: CommentIn) -> Status[CommentOut]:
     """Post a comment. A client's reply to an item waiting on them resumes the work."""
     comment = actions.do_add_comment(
         _user(request),
@@ -241,7 +241,7 @@ def add_comment(request: HttpRequest, item_id: int, payload: CommentIn) -> tuple
         visibility=payload.visibility,
         source_ip=client_ip(request),
     )
-    return 201, _comment_out(comment)
+    return Status(201, _comment_out(comment))
 
 
 def _attachment_out(attachment: Attachment) -> AttachmentOut:
@@ -282,7 +282,7 @@ def add_attachment(
     item_id: int,
     file: File[UploadedFile],
     visibility: Form[str] = "client",
-) -> tuple[int, AttachmentOut]:
+) -> Status[AttachmentOut]:
     """Upload a file (multipart form field ``file``)."""
     attachment = actions.do_add_attachment(
         _user(request),
@@ -291,7 +291,7 @@ def add_attachment(
         visibility=visibility,
         source_ip=client_ip(request),
     )
-    return 201, _attachment_out(attachment)
+    return Status(201, _attachment_out(attachment))
 
 
 @router.get(

@@ -26,7 +26,7 @@ from relaydesk.web import client_ip
 from relaydesk.work import actions, queries
 from relaydesk.work.downloads import attachment_response
 from relaydesk.work.forms import AttachmentForm, CommentForm, ItemFilterForm, SubmitWorkItemForm
-from relaydesk.work.models import WorkItem
+from relaydesk.work.models import PAST_TENSE, WorkItem
 from relaydesk.workforce.models import Agent
 from relaydesk.workforce.queries import agent_profile, visible_agents
 
@@ -105,7 +105,9 @@ def portal_submit(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 item, _ = actions.do_submit_work_item(
-                    user, form.request(), files=form.cleaned_data["attachments"],
+                    user,
+                    form.request(),
+                    files=form.cleaned_data["attachments"],
                     source_ip=client_ip(request),
                 )
             except ActionRefused as refusal:
@@ -124,9 +126,11 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
     """An agent's items in hand and the queued items they may take."""
     user = _user(request)
     visible = queries.visible_work_items(user)
-    mine = visible.filter(owner=user).exclude(
-        state__in=[State.ACCEPTED.value, State.CANCELLED.value, State.DELIVERED.value]
-    ).order_by("-priority", "created_at")
+    mine = (
+        visible.filter(owner=user)
+        .exclude(state__in=[State.ACCEPTED.value, State.CANCELLED.value, State.DELIVERED.value])
+        .order_by("-priority", "created_at")
+    )
     queue = visible.filter(state=State.QUEUED.value).order_by("-priority", "created_at")[:50]
     recent = visible.filter(owner=user, state__in=[State.DELIVERED.value, State.ACCEPTED.value])
     agent = Agent.objects.filter(user=user).select_related("site").first()
@@ -165,11 +169,20 @@ def ops_items(request: HttpRequest) -> HttpResponse:
     items = queries.visible_work_items(user)
     counts = {
         s: items.filter(state=s.value).count()
-        for s in (State.QUEUED, State.ASSIGNED, State.IN_PROGRESS, State.WAITING_ON_CLIENT,
-                  State.IN_REVIEW, State.REWORK, State.DELIVERED)
+        for s in (
+            State.QUEUED,
+            State.ASSIGNED,
+            State.IN_PROGRESS,
+            State.WAITING_ON_CLIENT,
+            State.IN_REVIEW,
+            State.REWORK,
+            State.DELIVERED,
+        )
     }
     return _listing(
-        request, items, "work/ops_items.html",
+        request,
+        items,
+        "work/ops_items.html",
         {"counts": counts, "clients": visible_clients(user)},
     )
 
@@ -269,12 +282,15 @@ def item_act(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
             actions.do_assign(_user(request), item, agent, source_ip=client_ip(request))
         else:
             actions.do_transition(
-                _user(request), item, chosen, note=request.POST.get("note", ""),
+                _user(request),
+                item,
+                chosen,
+                note=request.POST.get("note", ""),
                 source_ip=client_ip(request),
             )
     except ActionRefused as refusal:
         return _refused(request, item, refusal)
-    messages.success(request, f"{item.reference}: {chosen.label.lower()} done.")
+    messages.success(request, f"{item.reference}: {PAST_TENSE[chosen.value].lower()}.")
     return _after_change(request, item)
 
 
@@ -286,14 +302,17 @@ def item_assign(request: HttpRequest, item_id: int) -> HttpResponse:
     user = _user(request)
     agent = None
     if not user.is_client_user and request.POST.get("agent", "").isdigit():
-        agent = Agent.objects.select_related("user", "site").filter(
-            pk=int(request.POST["agent"])
-        ).first()
+        agent = (
+            Agent.objects.select_related("user", "site")
+            .filter(pk=int(request.POST["agent"]))
+            .first()
+        )
     try:
         if agent is None:
             raise ActionRefused("Choose an agent to assign.")
-        actions.do_assign(user, item, agent, note=request.POST.get("note", ""),
-                          source_ip=client_ip(request))
+        actions.do_assign(
+            user, item, agent, note=request.POST.get("note", ""), source_ip=client_ip(request)
+        )
     except ActionRefused as refusal:
         return _refused(request, item, refusal)
     messages.success(request, f"{item.reference} assigned to {agent.user.full_name}.")
@@ -310,8 +329,11 @@ def item_comment(request: HttpRequest, item_id: int) -> HttpResponse:
         if not form.is_valid():
             raise ActionRefused("Write a comment first.")
         actions.do_add_comment(
-            _user(request), item, form.cleaned_data["body"],
-            visibility=form.cleaned_data["visibility"], source_ip=client_ip(request),
+            _user(request),
+            item,
+            form.cleaned_data["body"],
+            visibility=form.cleaned_data["visibility"],
+            source_ip=client_ip(request),
         )
     except ActionRefused as refusal:
         return _refused(request, item, refusal)
@@ -328,8 +350,11 @@ def item_attach(request: HttpRequest, item_id: int) -> HttpResponse:
         if not form.is_valid():
             raise ActionRefused("Choose a file to upload.")
         actions.do_add_attachment(
-            _user(request), item, form.cleaned_data["file"],
-            visibility=form.cleaned_data["visibility"], source_ip=client_ip(request),
+            _user(request),
+            item,
+            form.cleaned_data["file"],
+            visibility=form.cleaned_data["visibility"],
+            source_ip=client_ip(request),
         )
     except ActionRefused as refusal:
         return _refused(request, item, refusal)
@@ -339,9 +364,7 @@ def item_attach(request: HttpRequest, item_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment_download(
-    request: HttpRequest, item_id: int, attachment_id: int
-) -> HttpResponseBase:
+def attachment_download(request: HttpRequest, item_id: int, attachment_id: int) -> HttpResponseBase:
     """Download a file; audited."""
     user = _user(request)
     item = _visible_item_or_404(request, item_id)
@@ -401,9 +424,7 @@ def portal_import(request: HttpRequest) -> HttpResponse:
             context["file_name"] = upload.name
             if upload.size and upload.size > limit:
                 raise ActionRefused(f"The file is larger than {limit:,} bytes.")
-            plan = importing.parse_work_csv(
-                b"".join(upload.chunks()), actor=user, client=client
-            )
+            plan = importing.parse_work_csv(b"".join(upload.chunks()), actor=user, client=client)
             context["plan"] = plan
             result = importing.do_import_work(
                 user, plan, skip_invalid=skip_invalid, source_ip=client_ip(request)
