@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from relaydesk.accounts.actions import do_create_api_token, do_revoke_api_token
 from relaydesk.accounts.models import User
-from relaydesk.errors import ActionRefused
+from relaydesk.errors import ActionRefused, NotFound
 from relaydesk.web import client_ip
 
 
@@ -45,8 +45,7 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     assert isinstance(user, User)
     try:
         token = do_revoke_api_token(user, token_id, source_ip=client_ip(request))
-    except ActionRefused as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(request, f"Token '{token.name}' revoked.")
+    except NotFound as refusal:
+        raise Http404(refusal.message) from refusal
+    messages.success(request, f"Token '{token.name}' revoked.")
     return redirect("accounts:tokens")

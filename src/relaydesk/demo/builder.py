@@ -205,11 +205,11 @@ def _agent_queues_computed_once() -> Iterator[None]:
             memo[actor.pk] = original(actor)
         return memo[actor.pk]
 
-    work_queries._eligible_queue_filter = once  # type: ignore[attr-defined]
+    work_queries._eligible_queue_filter = once
     try:
         yield
     finally:
-        work_queries._eligible_queue_filter = original  # type: ignore[attr-defined]
+        work_queries._eligible_queue_filter = original
 
 
 # --------------------------------------------------------------------------- the world

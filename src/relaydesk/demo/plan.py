@@ -427,7 +427,7 @@ CLIENTS = [
         admin=("dana@hartwell-cole.test", "Dana Whitfield"),
         member=("paul@hartwell-cole.test", "Paul Okafor"),
         hours=(dt.time(8, 30), dt.time(18), WEEKDAYS),
-        volume=(22, 0),
+        volume=(21, 0),
         required_certification="pip-no-fault",
     ),
     ClientSpec(
@@ -445,7 +445,7 @@ CLIENTS = [
         admin=("admin@northwind.test", "Erin Caldwell"),
         member=("member@northwind.test", "Luis Ortega"),
         hours=(dt.time(6), dt.time(22), ALL_DAYS),
-        volume=(31, 21),
+        volume=(30, 20),
     ),
     ClientSpec(
         slug="brightpath",
@@ -595,6 +595,9 @@ FILE_CHANCE = {
     "financial-analysis": 0.05,
     "data-entry": 0.03,
 }
+MANDATORY_REVIEW = frozenset(
+    {"legal-drafting", "e-filing", "market-research", "financial-analysis"}
+)
 STOP_WEIGHTS = [
     (State.QUEUED, 10),
     (State.ASSIGNED, 12),
@@ -794,7 +797,12 @@ def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
     for key, item in enumerate(drafts, start=1):
         item = replace(item, key=key)
         if item.submitted_at >= now - RECENT and rng.random() < 0.6:
-            states, weights = zip(*STOP_WEIGHTS, strict=True)
+            reviewed = item.service in MANDATORY_REVIEW
+            options = [
+                (state, 35 if reviewed else 0) if state is State.IN_REVIEW else (state, weight)
+                for state, weight in STOP_WEIGHTS
+            ]
+            states, weights = zip(*options, strict=True)
             item = _stopping_at(item, rng.choices(states, weights=weights)[0], rng)
         planned.append(item)
     # Leave something in the demo agent's queue: the latest US-FL document reviews and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import time
 from argparse import ArgumentParser
 from typing import Any
@@ -15,6 +17,15 @@ from relaydesk.demo.builder import (
     build_demo,
     is_demo_loaded,
 )
+
+
+def _moment(text: str) -> dt.datetime:
+    """Parse ``--now``; a time without a zone is taken as UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO date and time: {text!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def logins_table() -> str:
@@ -44,6 +55,12 @@ class Command(BaseCommand):
             "--days", type=int, default=30, help="Days of history to create (default 30)."
         )
         parser.add_argument(
+            "--now",
+            type=_moment,
+            default=None,
+            help="End the history at this ISO time (e.g. 2026-11-18T16:30Z) instead of now.",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="If the demo is already loaded, just print the logins and succeed.",
@@ -65,7 +82,10 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             summary = build_demo(
-                seed=options["seed"], days=options["days"], progress=self.stdout.write
+                seed=options["seed"],
+                days=options["days"],
+                now=options["now"],
+                progress=self.stdout.write,
             )
         except DemoAlreadyLoaded as refusal:
             raise CommandError(f"{refusal} Use a fresh database for the demo.") from refusal

@@ -1,0 +1,242 @@
+"""Given a small demo load, what a person signing in would notice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Q
+
+from relaydesk.accounts.models import User
+from relaydesk.clients.models import Client, Engagement
+from relaydesk.core.eligibility import first_exclusion
+from relaydesk.core.lifecycle import Action, State
+from relaydesk.core.roles import Role
+from relaydesk.demo.builder import DEMO_LOGINS, DEMO_PASSWORD, DemoSummary
+from relaydesk.work.models import Attachment, WorkItem, WorkItemEvent
+from relaydesk.work.queries import item_needs, visible_work_items
+from relaydesk.workforce.models import Agent, ShiftPattern, Site
+from relaydesk.workforce.queries import agent_profile, visible_agents
+
+from .conftest import NOW
+
+pytestmark = pytest.mark.django_db
+
+ROLE_BY_LABEL = {role.label: role for role in Role}
+OPEN_STATES = {
+    State.QUEUED,
+    State.ASSIGNED,
+    State.IN_PROGRESS,
+    State.WAITING_ON_CLIENT,
+    State.IN_REVIEW,
+    State.REWORK,
+    State.DELIVERED,
+}
+
+
+def test_fixed_logins_exist_with_their_roles_and_the_demo_password(small_demo: DemoSummary):
+    emails = {email for _, _, email in DEMO_LOGINS}
+    assert {
+        "admin@relaydesk.test",
+        "lead@relaydesk.test",
+        "agent@relaydesk.test",
+        "qa@relaydesk.test",
+        "attorney@relaydesk.test",
+        "dana@hartwell-cole.test",
+        "paul@hartwell-cole.test",
+        "admin@northwind.test",
+        "member@northwind.test",
+        "admin@brightpath.test",
+        "member@brightpath.test",
+        "admin@meridian.test",
+        "member@meridian.test",
+    } == emails
+    for label, name, email in DEMO_LOGINS:
+        user = User.objects.select_related("client").get(email=email)
+        assert user.full_name == name
+        assert user.role == ROLE_BY_LABEL[label.split(",")[0]].value
+        assert user.is_active
+        assert user.check_password(DEMO_PASSWORD), email
+        if user.is_client_user:
+            assert user.client is not None
+            assert email.split("@")[1] == f"{user.client.slug}.test"
+    admin = User.objects.get(email="admin@relaydesk.test")
+    assert admin.is_staff and admin.role == Role.PROVIDER_ADMIN
+    assert User.objects.get(email="dana@hartwell-cole.test").role == Role.CLIENT_ADMIN
+    assert User.objects.get(email="paul@hartwell-cole.test").role == Role.CLIENT_MEMBER
+
+
+def test_four_sites_follow_the_sun_with_about_sixty_agents(small_demo: DemoSummary):
+    sites = {site.name: site for site in Site.objects.all()}
+    assert set(sites) == {"Manila", "Karachi", "Pune", "Tampa"}
+    assert sites["Tampa"].is_onshore and not sites["Manila"].is_onshore
+    assert sites["Pune"].time_zone == "Asia/Kolkata"
+    night = ShiftPattern.objects.get(site=sites["Manila"], name="Night", weekday=0)
+    assert (night.starts_at, night.ends_at) == (dt.time(21), dt.time(6)) and night.crosses_midnight
+    assert not ShiftPattern.objects.filter(site=sites["Tampa"], weekday__gte=5).exists()
+    assert Agent.objects.count() == small_demo.agents
+    assert 55 <= small_demo.agents <= 65
+    for agent in Agent.objects.select_related("user", "site"):
+        assert agent.user.role == Role.AGENT
+        assert agent.user.time_zone == agent.site.time_zone
+        assert 2 <= agent.capacity <= 5
+        assert "en" in agent.languages
+    languages = {
+        site: [set(a.languages) for a in Agent.objects.filter(site__name=site)]
+        for site in ("Karachi", "Pune", "Manila", "Tampa")
+    }
+    assert all("ur" in spoken for spoken in languages["Karachi"])
+    assert all("hi" in spoken for spoken in languages["Pune"] if len(spoken) > 1)
+    assert any("es" in spoken for spoken in languages["Manila"])
+    assert any("es" in spoken for spoken in languages["Tampa"])
+    lead = User.objects.get(email="lead@relaydesk.test")
+    assert lead.time_zone == "Asia/Manila"
+    assert set(
+        User.objects.filter(role=Role.SUPERVISING_ATTORNEY).values_list("time_zone", flat=True)
+    ) == {"America/New_York"}
+
+
+def test_four_clients_with_their_engagements(small_demo: DemoSummary):
+    clients = {c.slug: c for c in Client.objects.all()}
+    assert set(clients) == {"hartwell-cole", "northwind", "brightpath", "meridian"}
+    assert clients["hartwell-cole"].name == "Hartwell & Cole Injury Law"
+    services = {
+        e.client.slug: set(e.services.values_list("slug", flat=True))
+        for e in Engagement.objects.select_related("client")
+    }
+    assert services == {
+        "hartwell-cole": {"document-processing", "e-filing", "legal-drafting"},
+        "northwind": {"customer-support", "data-entry"},
+        "brightpath": {"payroll", "hr-administration"},
+        "meridian": {"market-research", "financial-analysis"},
+    }
+    hartwell = Engagement.objects.get(client__slug="hartwell-cole")
+    assert hartwell.required_certification is not None
+    assert hartwell.required_certification.code == "pip-no-fault"
+    assert hartwell.allowed_countries == ["US", "PH", "IN"]
+    assert hartwell.coverage == "business_hours" and hartwell.pricing_basis == "per_item"
+    assert Engagement.objects.get(client__slug="northwind").coverage == "24x7"
+    brightpath = Engagement.objects.get(client__slug="brightpath")
+    assert brightpath.pricing_basis == "per_fte" and brightpath.time_zone == "America/Chicago"
+    dedicated = list(brightpath.dedicated_agents.select_related("site"))
+    assert len(dedicated) == 3
+    for agent in dedicated:
+        skills = agent_profile(agent).skills
+        assert skills["payroll-processing"] >= 3 and skills["hr-operations"] >= 3
+        assert agent.site.country in brightpath.allowed_countries
+    assert set(
+        WorkItem.objects.filter(client__slug="hartwell-cole").values_list("jurisdiction", flat=True)
+    ) <= {"US-FL", "US-NY", "US-MI"}
+
+
+def test_the_demo_agent_can_work_hartwell_fl_reviews_and_northwind_support(
+    small_demo: DemoSummary,
+):
+    agent = Agent.objects.select_related("user", "site").get(user__email="agent@relaydesk.test")
+    assert agent.site.name == "Manila" and agent.capacity == 5
+    assert set(agent.languages) == {"en", "es"}
+    profile = agent_profile(agent)
+    assert {"phi", "privileged"} <= profile.clearances
+    fl_review = WorkItem.objects.filter(
+        client__slug="hartwell-cole", service__slug="document-processing", jurisdiction="US-FL"
+    ).first()
+    support = WorkItem.objects.filter(
+        client__slug="northwind", service__slug="customer-support", language="en"
+    ).first()
+    assert fl_review is not None and support is not None
+    for item in (fl_review, support):
+        assert first_exclusion(profile, item_needs(item), NOW.date(), check_capacity=False) is None
+    assert WorkItem.objects.filter(owner=agent.user).exists()
+    assert visible_work_items(agent.user).filter(state=State.QUEUED).exists()
+
+
+def test_every_timeline_starts_with_submission_and_ends_in_the_items_state(
+    small_demo: DemoSummary,
+):
+    events: dict[int, list[WorkItemEvent]] = {}
+    for event in WorkItemEvent.objects.order_by("item_id", "at", "id"):
+        events.setdefault(event.item_id, []).append(event)
+    items = list(WorkItem.objects.all())
+    assert len(items) == small_demo.items > 100
+    for item in items:
+        timeline = events[item.pk]
+        assert timeline[0].kind == "submitted", item.title
+        assert item.created_at == timeline[0].at
+        assert all(a.at <= b.at for a, b in itertools.pairwise(timeline))
+        assert all(e.at <= NOW for e in timeline)
+        state = ""
+        for event in timeline:
+            if event.to_state:
+                assert event.from_state == state, (item.title, event.kind)
+                state = event.to_state
+        assert state == item.state, item.title
+
+
+def test_reviews_are_by_the_right_role_and_never_by_whoever_did_the_work(
+    small_demo: DemoSummary,
+):
+    reviews = WorkItemEvent.objects.filter(
+        kind__in=[Action.APPROVE.value, Action.RETURN_FOR_REWORK.value]
+    ).select_related("actor", "item__service")
+    assert reviews.exists()
+    for review in reviews:
+        assert review.actor is not None
+        wanted = review.item.service.review_role or Role.QA_REVIEWER.value
+        assert review.actor.role == wanted
+        workers = review.item.events.filter(kind__in=["start", "complete"])
+        assert not workers.filter(actor=review.actor).exists()
+
+
+def test_no_agent_holds_more_than_their_capacity(small_demo: DemoSummary):
+    lead = User.objects.get(email="lead@relaydesk.test")
+    loads = visible_agents(lead)
+    assert loads.filter(load__gt=0).exists()
+    for agent in loads:
+        assert agent.load <= agent.capacity, agent.user.email  # type: ignore[attr-defined]
+
+
+def test_recent_work_is_left_in_every_open_state(small_demo: DemoSummary):
+    states = {State(s) for s in WorkItem.objects.values_list("state", flat=True)}
+    assert states >= OPEN_STATES
+    assert State.ACCEPTED in states
+    held = WorkItem.objects.filter(state__in=["assigned", "in_progress", "rework"])
+    assert not held.filter(owner__isnull=True).exists()
+    waiting = WorkItem.objects.filter(state=State.WAITING_ON_CLIENT).first()
+    assert waiting is not None and waiting.events.filter(kind="wait_on_client").exclude(note="")
+
+
+def test_items_read_like_real_requests(small_demo: DemoSummary, settings, demo_media: Path):
+    items = WorkItem.objects.all()
+    hartwell = items.filter(client__slug="hartwell-cole")
+    assert hartwell.filter(Q(title__contains="claimant") | Q(title__contains=" v. ")).exists()
+    assert items.filter(client__slug="northwind", title__contains="order #").exists()
+    assert not items.filter(Q(title="") | Q(description="") | Q(external_ref="")).exists()
+    assert items.filter(due_at__isnull=False).exists()
+    assert {p for p in items.values_list("priority", flat=True)} >= {1, 2, 3}
+    counts = dict(items.values_list("client__slug").annotate(n=Count("id")))
+    assert counts["northwind"] > counts["meridian"]
+    settings.MEDIA_ROOT = demo_media
+    attachments = list(Attachment.objects.all())
+    assert attachments
+    for attachment in attachments:
+        with attachment.file.open("rb") as stored:
+            head = stored.read(4)
+        assert attachment.size > 0
+        if attachment.content_type == "application/pdf":
+            assert head == b"%PDF"
+    assert items.filter(Q(comments__visibility="internal")).exists()
+    assert items.filter(Q(comments__visibility="client")).exists()
+
+
+def test_loading_twice_is_refused_unless_if_empty(small_demo: DemoSummary):
+    out = StringIO()
+    call_command("demo", "--if-empty", stdout=out)
+    text = out.getvalue()
+    assert "Demo already loaded." in text
+    assert "agent@relaydesk.test" in text and DEMO_PASSWORD in text
+    with pytest.raises(CommandError, match="fresh database"):
+        call_command("demo", stdout=StringIO())
