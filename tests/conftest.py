@@ -37,6 +37,7 @@ class World:
     client_a: Client
     client_b: Client
     engagement_a: Engagement
+    engagement_pip: Engagement
     engagement_b: Engagement
     admin: User
     lead: User
@@ -101,11 +102,20 @@ def world(db: None) -> World:
         time_zone="America/New_York",
         allowed_countries=["PH", "US"],
         starts_on=dt.date(2026, 1, 1),
-        required_certification=Certification.objects.get(code="pip-no-fault"),
     )
     engagement_a.services.set(
         Service.objects.filter(slug__in=["document-processing", "legal-drafting", "data-entry"])
     )
+    # Florida PIP work: whoever works an item needs PIP certification for its state.
+    engagement_pip = Engagement.objects.create(
+        client=client_a,
+        name="PIP claims",
+        time_zone="America/New_York",
+        allowed_countries=["PH", "US"],
+        starts_on=dt.date(2026, 1, 1),
+        required_certification=Certification.objects.get(code="pip-no-fault"),
+    )
+    engagement_pip.services.set(Service.objects.filter(slug="document-processing"))
     engagement_b = Engagement.objects.create(
         client=client_b,
         name="Support desk",
@@ -146,6 +156,7 @@ def world(db: None) -> World:
         client_a=client_a,
         client_b=client_b,
         engagement_a=engagement_a,
+        engagement_pip=engagement_pip,
         engagement_b=engagement_b,
         admin=person("admin@provider.test", Role.PROVIDER_ADMIN),
         lead=person("lead@provider.test", Role.OPS_LEAD),
@@ -179,12 +190,6 @@ def submit(
         files=files if with_file else None,
     )
     return item
-
-
-@pytest.fixture
-def http() -> HttpClient:
-    """A browser-like client that enforces CSRF like a real browser session."""
-    return HttpClient(enforce_csrf_checks=False)
 
 
 def login(user: User) -> HttpClient:

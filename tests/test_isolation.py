@@ -293,7 +293,7 @@ def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) ->
     # The other agent has no PIP certification: a US-FL document item is queued, but not for them.
     not_for_other = submit(
         world.member_a,
-        world.engagement_a,
+        world.engagement_pip,
         "document-processing",
         title="FL PIP bill",
         jurisdiction="US-FL",

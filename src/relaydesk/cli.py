@@ -11,7 +11,7 @@ import sys
 
 SUBCOMMANDS = {
     "serve": "Serve the product (default 127.0.0.1:8000; HOST and PORT override).",
-    "worker": "Run background tasks and periodic sweeps.",
+    "worker": "Run queued background tasks (the django-tasks-db worker).",
     "migrate": "Create or upgrade the database schema.",
     "demo": "Load the demo provider with 30 days of history.",
     "createadmin": "Create a provider admin who can also use the back office.",
@@ -21,7 +21,6 @@ SUBCOMMANDS = {
 
 _DJANGO_NAMES = {
     "worker": "db_worker",
-    "createadmin": "createsuperuser",
     "import-work": "import_work",
 }
 

@@ -61,7 +61,7 @@ def _person(email: str, role: Role, client: Client | None = None) -> User:
 
 
 @pytest.fixture
-def iw(db: None, settings, tmp_path) -> ImportWorld:  # type: ignore[no-untyped-def]
+def iw(db: None, settings, tmp_path) -> ImportWorld:
     """The cast of the import tests."""
     settings.MEDIA_ROOT = tmp_path / "media"
     # Fast hashing: these tests create people, they don't test passwords.

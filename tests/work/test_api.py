@@ -13,12 +13,12 @@ from relaydesk.work.models import WorkItem
 from tests.conftest import PASSWORD, World, submit
 
 
-def bearer(user) -> HttpClient:  # type: ignore[no-untyped-def]
+def bearer(user) -> HttpClient:
     _, secret = do_create_api_token(user, name="tests")
     return HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
 
 
-def _post(http: HttpClient, url: str, body: dict[str, object], **headers: str):  # type: ignore[no-untyped-def]
+def _post(http: HttpClient, url: str, body: dict[str, object], **headers: str):
     return http.post(url, json.dumps(body), content_type="application/json", headers=headers)
 
 
@@ -85,7 +85,7 @@ def test_submit_with_idempotency_key_never_duplicates(world: World) -> None:
         ({"service": "data-entry", "title": "x", "jurisdiction": "Florida"}, 422, "US-FL"),
     ],
 )
-def test_bad_input_gets_a_clear_message(world: World, body, status, words) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_gets_a_clear_message(world: World, body, status, words) -> None:
     if "engagement_id" not in words:
         body = {"engagement_id": world.engagement_a.pk, **body}
     response = _post(bearer(world.member_a), "/api/v1/work-items", body)

@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from relaydesk.audit.models import AuditRecord
 from relaydesk.errors import Invalid, NotAllowed
-from relaydesk.work import importing
-from relaydesk.work.importing import MAX_ROWS, do_import_work, example_csv, parse_work_csv
+from relaydesk.work import actions, importing
+from relaydesk.work.actions import do_import_work
+from relaydesk.work.importing import MAX_ROWS, example_csv, parse_work_csv
 from relaydesk.work.models import Priority, WorkItem
 from tests.work.conftest_import import ImportWorld, csv_text, future, iw, signed_in
 
@@ -175,7 +176,7 @@ def test_the_import_is_one_transaction(iw: ImportWorld, monkeypatch) -> None:
     """Given a failure on the third row at write time, then the first two are rolled back."""
     text = csv_text("service,title", "data-entry,One", "data-entry,Two", "data-entry,Three")
     plan = _plan(iw, text)
-    real = importing.do_submit_work_item
+    real = actions.do_submit_work_item
     calls = []
 
     def flaky(actor, request, **kwargs):
@@ -184,7 +185,7 @@ def test_the_import_is_one_transaction(iw: ImportWorld, monkeypatch) -> None:
             raise Invalid("The engagement 'Claims intake' is not active.")
         return real(actor, request, **kwargs)
 
-    monkeypatch.setattr(importing, "do_submit_work_item", flaky)
+    monkeypatch.setattr(actions, "do_submit_work_item", flaky)
     with pytest.raises(Invalid, match=r"^line 4: .* not active\. Nothing was imported\.$"):
         do_import_work(iw.firm_admin, plan, skip_invalid=False)
     assert calls == ["One", "Two", "Three"]
@@ -224,6 +225,17 @@ def test_missing_required_columns_are_named(iw: ImportWorld) -> None:
     plan = _plan(iw, csv_text("engagement,description", "Claims intake,Something"))
     [(line, reason)] = _problems(plan)
     assert line == 1 and reason.startswith("Missing required columns: service, title.")
+
+
+def test_empty_trailing_columns_from_a_spreadsheet_are_ignored(iw: ImportWorld) -> None:
+    plan = _plan(iw, csv_text("service,title,,", "data-entry,A,,", "data-entry,B"))
+    assert plan.is_clean and [row.request.title for row in plan.rows] == ["A", "B"]
+
+
+def test_a_semicolon_separated_file_gets_a_hint(iw: ImportWorld) -> None:
+    plan = _plan(iw, csv_text("service;title", "data-entry;A"))
+    [(line, reason)] = _problems(plan)
+    assert line == 1 and "separated by semicolons or tabs" in reason
 
 
 def test_column_names_are_forgiving_about_case_and_spaces(iw: ImportWorld) -> None:

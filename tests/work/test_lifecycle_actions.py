@@ -98,7 +98,7 @@ def test_client_cannot_submit_to_another_clients_engagement(world: World) -> Non
 def test_assignment_respects_certification_for_the_jurisdiction(world: World) -> None:
     item = submit(
         world.member_a,
-        world.engagement_a,
+        world.engagement_pip,
         "document-processing",
         title="PIP bill",
         jurisdiction="US-NY",
@@ -107,7 +107,7 @@ def test_assignment_respects_certification_for_the_jurisdiction(world: World) ->
         do_assign(world.lead, item, world.agent.agent)
     fl = submit(
         world.member_a,
-        world.engagement_a,
+        world.engagement_pip,
         "document-processing",
         title="PIP bill",
         jurisdiction="US-FL",
@@ -116,9 +116,17 @@ def test_assignment_respects_certification_for_the_jurisdiction(world: World) ->
     with pytest.raises(Conflict, match="certification"):
         do_assign(
             world.lead,
-            submit(world.member_a, world.engagement_a, "document-processing", jurisdiction="US-FL"),
+            submit(
+                world.member_a, world.engagement_pip, "document-processing", jurisdiction="US-FL"
+            ),
             world.other_agent.agent,
         )
+
+
+def test_jurisdictional_engagement_needs_a_jurisdiction(world: World) -> None:
+    with pytest.raises(Invalid, match="tied to a jurisdiction"):
+        submit(world.member_a, world.engagement_pip, "document-processing", title="PIP bill")
+    assert WorkItem.objects.count() == 0
 
 
 def test_capacity_is_never_exceeded(world: World) -> None:

@@ -109,7 +109,7 @@ def test_portal_list_filters_and_htmx_partial(world: World) -> None:
 def test_lead_assigns_from_the_item_page_with_reasons_for_ineligible_agents(world: World) -> None:
     item = submit(
         world.member_a,
-        world.engagement_a,
+        world.engagement_pip,
         "document-processing",
         jurisdiction="US-FL",
         title="PIP bill",

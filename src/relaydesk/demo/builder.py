@@ -9,18 +9,16 @@ A refused action here is a bug in the demo, so refusals are not caught.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import heapq
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
-from django.db.models import Q
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -47,7 +45,6 @@ from relaydesk.demo.plan import (
     PlannedItem,
 )
 from relaydesk.demo.roster import Roster
-from relaydesk.work import queries as work_queries
 from relaydesk.work.actions import (
     NewWorkItem,
     do_add_comment,
@@ -157,8 +154,9 @@ def build_demo(
         say(f"clients: {len(CLIENTS)} clients, {2 * len(CLIENTS)} client users")
         world.set_passwords()
     say(f"history: {len(items)} requests planned over {days} days")
-    # Query logging (DEBUG) doubles the cost of every SQLite query; the load needs none.
-    with override_settings(DEBUG=False), _agent_queues_computed_once():
+    # With DEBUG on, Django logs every query (and on SQLite quotes its parameters with a
+    # second query); the load needs no log.
+    with override_settings(DEBUG=False):
         _History(world, items, say).run()
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
@@ -183,33 +181,6 @@ def build_demo(
         f"open), {summary.comments} comments, {summary.attachments} attachments"
     )
     return summary
-
-
-@contextlib.contextmanager
-def _agent_queues_computed_once() -> Iterator[None]:
-    """Work out each agent's eligible-queue filter once per load instead of once per action.
-
-    ``relaydesk.work.queries.visible_work_items`` rebuilds it (about ten queries)
-    every time an agent acts, even on an item they hold; during the load nothing
-    it depends on (skills, certifications, engagements, today's date) changes, so
-    the memoised answer is the same answer. Without this the load takes twice as long.
-    """
-    original = getattr(work_queries, "_eligible_queue_filter", None)
-    if original is None:
-        yield
-        return
-    memo: dict[int, Q] = {}
-
-    def once(actor: User) -> Q:
-        if actor.pk not in memo:
-            memo[actor.pk] = original(actor)
-        return memo[actor.pk]
-
-    work_queries._eligible_queue_filter = once
-    try:
-        yield
-    finally:
-        work_queries._eligible_queue_filter = original
 
 
 # --------------------------------------------------------------------------- the world
@@ -269,8 +240,13 @@ class _World:
                 "required_clearance"
             )
         }
-        if len(self.services) < 16:
-            raise RuntimeError("The service catalog is missing; run `relaydesk migrate` first.")
+        missing = sorted(
+            {slug for spec in CLIENTS for slug, _ in spec.services} - set(self.services)
+        )
+        if missing:
+            raise RuntimeError(
+                f"The service catalog lacks {', '.join(missing)}; run `relaydesk migrate` first."
+            )
 
     def roster(self, time_zone: str, start: dt.time, end: dt.time, days: tuple[int, ...]) -> Roster:
         return Roster(time_zone, start, end, days, first_day=self.first_day, last_day=self.last_day)

@@ -445,7 +445,7 @@ CLIENTS = [
         admin=("admin@northwind.test", "Erin Caldwell"),
         member=("member@northwind.test", "Luis Ortega"),
         hours=(dt.time(6), dt.time(22), ALL_DAYS),
-        volume=(30, 20),
+        volume=(29, 20),
     ),
     ClientSpec(
         slug="brightpath",
@@ -598,6 +598,7 @@ FILE_CHANCE = {
 MANDATORY_REVIEW = frozenset(
     {"legal-drafting", "e-filing", "market-research", "financial-analysis"}
 )
+MIN_STOPPED = 3
 STOP_WEIGHTS = [
     (State.QUEUED, 10),
     (State.ASSIGNED, 12),
@@ -779,13 +780,13 @@ def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
                         else ""
                     ),
                     pickup_note=(
-                        rng.choice(content.AGENT_PICKUP_NOTES) if rng.random() < 0.09 else ""
+                        rng.choice(content.AGENT_PICKUP_NOTES) if rng.random() < 0.07 else ""
                     ),
                     internal_note=(
-                        rng.choice(content.INTERNAL_NOTES[service]) if rng.random() < 0.09 else ""
+                        rng.choice(content.INTERNAL_NOTES[service]) if rng.random() < 0.07 else ""
                     ),
                     approval_note=rng.choice(content.APPROVAL_NOTES[review_role]),
-                    thanks_note=rng.choice(content.CLIENT_THANKS) if rng.random() < 0.1 else "",
+                    thanks_note=rng.choice(content.CLIENT_THANKS) if rng.random() < 0.08 else "",
                     files=_files(rng, spec, service, text.title, text.external_ref),
                     prefer_take=rng.random() < 0.35,
                 )
@@ -814,6 +815,18 @@ def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
         chosen = [i for i in planned if i.client == client and i.service == service and wanted(i)]
         for item in chosen[-3:]:
             planned[item.key - 1] = _stopping_at(item, State.QUEUED, rng)
+    # Whatever the hour, leave a few recent items in every open state.
+    for state, _ in STOP_WEIGHTS:
+        short = MIN_STOPPED - sum(1 for item in planned if item.stop == state.value)
+        candidates = [
+            item
+            for item in reversed(planned)
+            if not item.stop
+            and item.cancel == ""
+            and (state is not State.IN_REVIEW or item.service in MANDATORY_REVIEW)
+        ]
+        for item in candidates[: max(short, 0)]:
+            planned[item.key - 1] = _stopping_at(item, state, rng)
     return planned
 
 

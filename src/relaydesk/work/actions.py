@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -35,8 +37,8 @@ from relaydesk.core.lifecycle import (
     decide,
     sampled_for_qa,
 )
-from relaydesk.core.roles import Role
-from relaydesk.errors import Conflict, Invalid, NotAllowed, NotFound
+from relaydesk.core.roles import REVIEWER_ROLES, Role
+from relaydesk.errors import ActionRefused, Conflict, Invalid, NotAllowed, NotFound
 from relaydesk.work.models import (
     Attachment,
     Comment,
@@ -46,10 +48,13 @@ from relaydesk.work.models import (
     WorkItem,
     WorkItemEvent,
 )
-from relaydesk.work.queries import item_needs, visible_work_items
+from relaydesk.work.queries import can_see_item, item_needs
 from relaydesk.work.signals import work_item_changed
 from relaydesk.workforce.models import Agent
 from relaydesk.workforce.queries import agent_profile
+
+if TYPE_CHECKING:
+    from relaydesk.work.importing import ImportPlan, ImportResult
 
 _INTAKE_ROLES = (Role.CLIENT_ADMIN, Role.CLIENT_MEMBER, Role.OPS_LEAD, Role.PROVIDER_ADMIN)
 _WORKED_KINDS = (Action.START.value, Action.COMPLETE.value)
@@ -87,7 +92,7 @@ def validate_new_item(
     engagement = engagements.filter(pk=request.engagement_id).first()
     if engagement is None:
         raise Invalid(f"There is no engagement {request.engagement_id} you can submit work to.")
-    if not engagement.is_active_on(timezone.localdate(at)):
+    if not engagement.is_active_on(at.astimezone(zoneinfo.ZoneInfo(engagement.time_zone)).date()):
         raise Invalid(f"The engagement '{engagement.name}' is not active.")
     service = engagement.services.filter(slug=request.service_slug).first()
     if service is None:
@@ -100,6 +105,8 @@ def validate_new_item(
         raise Invalid("A title is required.")
     if len(request.title) > 200:
         raise Invalid("The title is longer than 200 characters.")
+    if len(request.external_ref) > 100:
+        raise Invalid("Your reference is limited to 100 characters.")
     if request.priority not in Priority.values:
         raise Invalid("Priority must be one of: low, normal, high, urgent.")
     if request.due_at is not None:
@@ -109,6 +116,10 @@ def validate_new_item(
             raise Invalid("The due time must be in the future.")
     if request.jurisdiction and not _looks_like_subdivision(request.jurisdiction.upper()):
         raise Invalid("A jurisdiction is a code such as US-FL.")
+    if engagement.required_certification_id and not request.jurisdiction:
+        raise Invalid(
+            f"Work under '{engagement.name}' is tied to a jurisdiction: give one, such as US-FL."
+        )
     if not request.language.isalpha() or not 2 <= len(request.language) <= 3:
         raise Invalid("A language is a two- or three-letter code such as en.")
     return engagement, service
@@ -186,13 +197,80 @@ def do_submit_work_item(
     return item, True
 
 
+def do_import_work(
+    actor: User,
+    plan: ImportPlan,
+    *,
+    skip_invalid: bool,
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """The bulk-intake action: submit every good row of a checked file as a work item.
+
+    With any bad row and not ``skip_invalid``, raises :class:`Invalid` and
+    imports nothing. Otherwise every good row goes through
+    :func:`do_submit_work_item` inside one transaction,
+    so either all of them land or none does, and one audit record
+    (``work_item.import``) describes the import as a whole.
+    """
+    from relaydesk.work.importing import PROGRESS_EVERY, ImportResult, rows_phrase
+
+    if actor.pk != plan.actor.pk:
+        raise NotAllowed("This file was checked for someone else; check it again.")
+    if plan.file_problems:
+        raise Invalid(
+            "The file cannot be imported: "
+            + " ".join(str(problem) for problem in plan.file_problems)
+        )
+    bad = len(plan.bad_lines)
+    if bad and not skip_invalid:
+        raise Invalid(
+            f"{rows_phrase(bad)} {'has' if bad == 1 else 'have'} problems; nothing was imported."
+        )
+    if not plan.rows:
+        raise Invalid("No row of the file can be imported; nothing was imported.")
+    at = at or timezone.now()
+    created: list[WorkItem] = []
+    with transaction.atomic():
+        for done, row in enumerate(plan.rows, start=1):
+            try:
+                item, _ = do_submit_work_item(actor, row.request, source_ip=source_ip, at=at)
+            except ActionRefused as refusal:
+                raise type(refusal)(
+                    f"line {row.line}: {refusal.message} Nothing was imported."
+                ) from refusal
+            created.append(item)
+            if progress is not None and (done % PROGRESS_EVERY == 0 or done == len(plan.rows)):
+                progress(done, len(plan.rows))
+        record(
+            actor=actor,
+            action="work_item.import",
+            obj=plan.client,
+            client=plan.client.pk,
+            source_ip=source_ip,
+            at=at,
+            detail={
+                "rows": plan.row_count,
+                "imported": len(created),
+                "skipped": bad,
+                "skipped_lines": plan.bad_lines[:100],
+                "skip_invalid": skip_invalid,
+                "first": created[0].reference,
+                "last": created[-1].reference,
+            },
+        )
+    return ImportResult(client=plan.client, created=created, skipped=plan.all_problems)
+
+
 def actor_facts(actor: User | None, item: WorkItem) -> ActorFacts:
     """The facts about ``actor`` that the state machine needs for this item."""
     if actor is None:
         return ActorFacts(role=None)
-    did_the_work = (
-        item.owner_id == actor.pk
-        or item.events.filter(actor=actor, kind__in=_WORKED_KINDS).exists()
+    # Only a reviewer's history with the item matters (nobody reviews their own work).
+    did_the_work = item.owner_id == actor.pk or (
+        actor.role_enum in REVIEWER_ROLES
+        and item.events.filter(actor=actor, kind__in=_WORKED_KINDS).exists()
     )
     return ActorFacts(
         role=actor.role_enum, is_owner=item.owner_id == actor.pk, did_the_work=did_the_work
@@ -204,9 +282,14 @@ def item_facts(item: WorkItem) -> ItemFacts:
     service = item.service
     review_role = Role(service.review_role) if service.review_role else None
     policy = ReviewPolicy(service.review_policy)
-    sampled = policy is ReviewPolicy.SAMPLED and sampled_for_qa(
-        f"{item.pk}:{item.events.filter(kind=Action.COMPLETE.value).count()}",
-        service.qa_sample_rate,
+    # Sampling only matters when the work is completed, so count rounds only then.
+    sampled = (
+        policy is ReviewPolicy.SAMPLED
+        and item.state == State.IN_PROGRESS.value
+        and sampled_for_qa(
+            f"{item.pk}:{item.events.filter(kind=Action.COMPLETE.value).count()}",
+            service.qa_sample_rate,
+        )
     )
     return ItemFacts(
         state=item.state_enum, review_policy=policy, review_role=review_role, sampled=sampled
@@ -220,11 +303,17 @@ def actions_for(actor: User, item: WorkItem) -> list[Action]:
     return allowed_actions(actor_facts(actor, item), item_facts(item), candidates)
 
 
-def _lock(actor: User | None, item: WorkItem) -> WorkItem:
-    """Re-read the item under a row lock, through the actor's visibility."""
-    items = visible_work_items(actor) if actor is not None else WorkItem.objects.all()
-    locked = items.select_for_update(of=("self",)).filter(pk=item.pk).first()
-    if locked is None:
+def _lock(actor: User | None, item: WorkItem, at: dt.datetime) -> WorkItem:
+    """Re-read the item under a row lock and check that ``actor`` may see it."""
+    locked = (
+        WorkItem.objects.select_for_update(of=("self",))
+        .select_related("client", "engagement__required_certification", "service", "owner")
+        .filter(pk=item.pk)
+        .first()
+    )
+    if locked is None or (
+        actor is not None and not can_see_item(actor, locked, on=timezone.localdate(at))
+    ):
         raise NotFound("No such work item.")
     return locked
 
@@ -275,10 +364,14 @@ def _apply(
     note: str = "",
     new_owner: User | None = None,
     source_ip: str | None = None,
+    decided: State | None = None,
 ) -> WorkItem:
-    """Decide and apply one transition on a locked item; the caller holds the transaction."""
+    """Decide (unless the caller has) and apply one transition on a locked item.
+
+    The caller holds the transaction.
+    """
     before = item.state_enum
-    after = _decide(actor, item, action)
+    after = decided or _decide(actor, item, action)
     item.state = after.value
     item.updated_at = at
     data: dict[str, Any] = {}
@@ -352,7 +445,7 @@ def do_transition(
         raise Invalid(_NEEDS_NOTE[action])
     at = at or timezone.now()
     with transaction.atomic():
-        locked = _lock(actor, item)
+        locked = _lock(actor, item, at)
         _apply(locked, actor, action, at=at, note=note.strip(), source_ip=source_ip)
     return locked
 
@@ -374,16 +467,16 @@ def do_assign(
     at = at or timezone.now()
     action = Action.TAKE if actor.pk == agent.user_id else Action.ASSIGN
     with transaction.atomic():
-        locked = _lock(actor, item)
+        locked = _lock(actor, item, at)
         if locked.owner_id == agent.user_id and locked.state_enum is not State.QUEUED:
             raise Conflict(f"{agent.user.full_name} already holds this item.")
         # Decide first so a refused action is reported as such, not as an eligibility problem.
-        _decide(actor, locked, action)
-        exclusion = first_exclusion(
-            agent_profile(Agent.objects.select_for_update().get(pk=agent.pk)),
-            item_needs(locked),
-            timezone.localdate(at),
-        )
+        after = _decide(actor, locked, action)
+        # Lock the agent's row too, so two assignments cannot both take their last slot.
+        held = Agent.objects.select_for_update(of=("self",)).select_related("user", "site")
+        today = timezone.localdate(at)
+        profile = agent_profile(held.get(pk=agent.pk), on=today)
+        exclusion = first_exclusion(profile, item_needs(locked), today)
         if exclusion is not None:
             raise Conflict(f"{agent.user.full_name} cannot take this item: {exclusion.reason}.")
         _apply(
@@ -394,6 +487,7 @@ def do_assign(
             note=note.strip(),
             new_owner=agent.user,
             source_ip=source_ip,
+            decided=after,
         )
     return locked
 
@@ -419,7 +513,7 @@ def do_add_comment(
         raise NotAllowed("Clients cannot post internal comments.")
     at = at or timezone.now()
     with transaction.atomic():
-        locked = _lock(actor, item)
+        locked = _lock(actor, item, at)
         comment = Comment.objects.create(
             client_id=locked.client_id,
             item=locked,
@@ -512,7 +606,7 @@ def do_add_attachment(
     _check_upload(upload)
     at = at or timezone.now()
     with transaction.atomic():
-        locked = _lock(actor, item)
+        locked = _lock(actor, item, at)
         if not locked.state_enum.is_open:
             raise Conflict(
                 f"The item is {locked.state_enum.label.lower()}; it takes no more files."

@@ -23,3 +23,7 @@ class WorkItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        # An item's history is kept; cancel it through the lifecycle instead.
+        return False

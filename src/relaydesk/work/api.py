@@ -8,6 +8,7 @@ from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from relaydesk.accounts.models import User
+from relaydesk.core.lifecycle import Action
 from relaydesk.errors import Invalid, NotFound
 from relaydesk.web import client_ip
 from relaydesk.work import actions, queries
@@ -159,7 +160,7 @@ def transition_work_item(request: HttpRequest, item_id: int, payload: Transition
     item = actions.do_transition(
         user,
         _item(request, item_id),
-        payload.action,
+        Action(payload.action),
         note=payload.note,
         source_ip=client_ip(request),
     )

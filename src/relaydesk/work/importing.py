@@ -25,15 +25,13 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
-from relaydesk.audit.actions import record
 from relaydesk.clients.models import Client, Engagement
 from relaydesk.core.roles import Role
 from relaydesk.errors import ActionRefused, Invalid, NotAllowed
-from relaydesk.work.actions import NewWorkItem, do_submit_work_item, validate_new_item
+from relaydesk.work.actions import NewWorkItem, validate_new_item
 from relaydesk.work.models import Priority, WorkItem
 
 __all__ = [
@@ -44,7 +42,6 @@ __all__ = [
     "ImportResult",
     "PlannedRow",
     "RowProblem",
-    "do_import_work",
     "example_csv",
     "parse_work_csv",
 ]
@@ -232,70 +229,6 @@ def parse_work_csv(
     return plan
 
 
-def do_import_work(
-    actor: User,
-    plan: ImportPlan,
-    *,
-    skip_invalid: bool,
-    source_ip: str | None = None,
-    at: dt.datetime | None = None,
-    progress: Progress | None = None,
-) -> ImportResult:
-    """The bulk-intake action: submit every good row of a checked file as a work item.
-
-    With any bad row and not ``skip_invalid``, raises :class:`Invalid` and
-    imports nothing. Otherwise every good row goes through
-    :func:`~relaydesk.work.actions.do_submit_work_item` inside one transaction,
-    so either all of them land or none does, and one audit record
-    (``work_item.import``) describes the import as a whole.
-    """
-    if actor.pk != plan.actor.pk:
-        raise NotAllowed("This file was checked for someone else; check it again.")
-    if plan.file_problems:
-        raise Invalid(
-            "The file cannot be imported: "
-            + " ".join(str(problem) for problem in plan.file_problems)
-        )
-    bad = len(plan.bad_lines)
-    if bad and not skip_invalid:
-        raise Invalid(
-            f"{_rows(bad)} {'has' if bad == 1 else 'have'} problems; nothing was imported."
-        )
-    if not plan.rows:
-        raise Invalid("No row of the file can be imported; nothing was imported.")
-    at = at or timezone.now()
-    created: list[WorkItem] = []
-    with transaction.atomic():
-        for done, row in enumerate(plan.rows, start=1):
-            try:
-                item, _ = do_submit_work_item(actor, row.request, source_ip=source_ip, at=at)
-            except ActionRefused as refusal:
-                raise type(refusal)(
-                    f"line {row.line}: {refusal.message} Nothing was imported."
-                ) from refusal
-            created.append(item)
-            if progress is not None and (done % PROGRESS_EVERY == 0 or done == len(plan.rows)):
-                progress(done, len(plan.rows))
-        record(
-            actor=actor,
-            action="work_item.import",
-            obj=plan.client,
-            client=plan.client.pk,
-            source_ip=source_ip,
-            at=at,
-            detail={
-                "rows": plan.row_count,
-                "imported": len(created),
-                "skipped": bad,
-                "skipped_lines": plan.bad_lines[:100],
-                "skip_invalid": skip_invalid,
-                "first": created[0].reference,
-                "last": created[-1].reference,
-            },
-        )
-    return ImportResult(client=plan.client, created=created, skipped=plan.all_problems)
-
-
 def example_csv(client: Client) -> str:
     """A small example file for ``client``, using one of its engagements and services."""
     known = _Engagements(client, timezone.now())
@@ -392,6 +325,17 @@ def _normal(name: str) -> str:
 
 def _check_header(header: list[str], line: int, plan: ImportPlan) -> dict[str, int]:
     """Map each known column to its position; record unknown, repeated or missing ones."""
+    while header and not header[-1].strip():  # spreadsheets sometimes add empty columns
+        header = header[:-1]
+    if len(header) == 1 and any(mark in header[0] for mark in ";\t"):
+        plan.file_problems.append(
+            RowProblem(
+                line,
+                "The columns are separated by semicolons or tabs, not commas. "
+                "Save the file as 'CSV UTF-8' (comma-separated) and try again.",
+            )
+        )
+        return {}
     columns: dict[str, int] = {}
     unknown: list[str] = []
     repeated: list[str] = []
@@ -582,5 +526,5 @@ def _parse_due(value: str, time_zone: str | None) -> dt.datetime:
     return aware.astimezone(dt.UTC)
 
 
-def _rows(count: int) -> str:
+def rows_phrase(count: int) -> str:
     return f"{count:,} row{'' if count == 1 else 's'}"

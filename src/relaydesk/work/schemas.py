@@ -7,8 +7,6 @@ from typing import Literal
 
 from ninja import Field, Schema
 
-from relaydesk.core.lifecycle import Action
-
 
 class ErrorOut(Schema):
     """Every error answer: a sentence for a person, and field errors where input was wrong."""
@@ -77,9 +75,23 @@ class WorkItemPage(Schema):
 
 
 class TransitionIn(Schema):
-    """A lifecycle action to take, with an optional note for the timeline."""
+    """A lifecycle action to take, with an optional note for the timeline.
 
-    action: Action
+    Assigning has its own operation (``/assignment``); queueing is done by intake.
+    """
+
+    action: Literal[
+        "release",
+        "start",
+        "wait_on_client",
+        "resume",
+        "complete",
+        "approve",
+        "return_for_rework",
+        "request_rework",
+        "accept",
+        "cancel",
+    ]
     note: str = Field("", max_length=5000)
 
 

@@ -426,7 +426,7 @@ def portal_import(request: HttpRequest) -> HttpResponse:
                 raise ActionRefused(f"The file is larger than {limit:,} bytes.")
             plan = importing.parse_work_csv(b"".join(upload.chunks()), actor=user, client=client)
             context["plan"] = plan
-            result = importing.do_import_work(
+            result = actions.do_import_work(
                 user, plan, skip_invalid=skip_invalid, source_ip=client_ip(request)
             )
         except ActionRefused as refusal:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -158,11 +156,6 @@ class AgentCertification(models.Model):
     def __str__(self) -> str:
         scope = ", ".join(self.jurisdictions) or "all jurisdictions"
         return f"{self.certification} ({scope}) until {self.valid_until:%Y-%m-%d}"
-
-    def covers(self, jurisdiction: str, on: dt.date) -> bool:
-        """True when the certification covers ``jurisdiction`` and is valid on ``on``."""
-        in_scope = not self.jurisdictions or jurisdiction in self.jurisdictions
-        return in_scope and on <= self.valid_until
 
 
 class Clearance(models.Model):

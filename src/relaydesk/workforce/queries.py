@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -38,14 +40,33 @@ def visible_agents(actor: User) -> QuerySet[Agent]:
     )
 
 
-def agent_profile(agent: Agent, *, load: int | None = None) -> AgentProfile:
-    """The agent as plain data for the eligibility rules."""
+def agent_profile(
+    agent: Agent, *, load: int | None = None, on: dt.date | None = None
+) -> AgentProfile:
+    """The agent as plain data for the eligibility rules, with clearances valid ``on`` a day.
+
+    Uses the agent's prefetched skills, certifications and clearances when the
+    caller loaded them (``prefetch_related("skills__skill", …)``).
+    """
+    on = on or timezone.localdate()
     if load is None:
         load = agent.user.owned_items.filter(state__in=HOLDING_STATES).count()
+    prefetched = getattr(agent, "_prefetched_objects_cache", {})
+    skills = agent.skills.all() if "skills" in prefetched else agent.skills.select_related("skill")
+    certifications = (
+        agent.certifications.all()
+        if "certifications" in prefetched
+        else agent.certifications.select_related("certification")
+    )
+    clearances = (
+        agent.clearances.all()
+        if "clearances" in prefetched
+        else agent.clearances.select_related("clearance")
+    )
     return AgentProfile(
         agent_id=agent.pk,
         country=agent.site.country,
-        skills={s.skill.slug: s.proficiency for s in agent.skills.select_related("skill")},
+        skills={s.skill.slug: s.proficiency for s in skills},
         languages=frozenset(agent.languages),
         capacity=agent.capacity,
         load=load,
@@ -55,11 +76,9 @@ def agent_profile(agent: Agent, *, load: int | None = None) -> AgentProfile:
                 jurisdictions=frozenset(c.jurisdictions),
                 valid_until=c.valid_until,
             )
-            for c in agent.certifications.select_related("certification")
+            for c in certifications
         ),
         clearances=frozenset(
-            c.clearance.code
-            for c in agent.clearances.select_related("clearance")
-            if c.expires_on is None or c.expires_on >= timezone.localdate()
+            c.clearance.code for c in clearances if c.expires_on is None or c.expires_on >= on
         ),
     )

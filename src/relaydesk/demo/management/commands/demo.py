@@ -42,6 +42,8 @@ def logins_table() -> str:
 
 
 class Command(BaseCommand):
+    """Load the demo into a fresh database and print the logins."""
+
     help = (
         "Load the demo provider (sites, shifts, agents, four clients) with --days of "
         "history into a fresh database, then print the demo logins."

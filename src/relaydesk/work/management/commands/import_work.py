@@ -18,11 +18,11 @@ from relaydesk.accounts.models import User
 from relaydesk.clients.models import Client
 from relaydesk.core.roles import Role
 from relaydesk.errors import ActionRefused
+from relaydesk.work.actions import do_import_work
 from relaydesk.work.importing import (
     COLUMNS,
     PROGRESS_EVERY,
     ImportPlan,
-    do_import_work,
     parse_work_csv,
 )
 
