@@ -32,15 +32,15 @@ run: demo
 	@HOST=$(HOST) PORT=$(PORT) $(BIN)/relaydesk serve
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 fmt: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
 
 typecheck: install
-	$(BIN)/mypy src tests benchmarks
+	$(BIN)/mypy src tests benchmarks scripts
 
 # The whole suite on SQLite, then again on PostgreSQL when DATABASE_URL points at one.
 test: lint typecheck test-sqlite test-postgres
