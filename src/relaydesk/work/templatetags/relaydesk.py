@@ -13,7 +13,7 @@ register = template.Library()
 
 @register.filter
 def ago(value: dt.datetime | None) -> str:
-    """"3 hours ago": the largest unit only, so lists stay one line per cell."""
+    """Say "3 hours ago": the largest unit only, so lists stay one line per cell."""
     if value is None:
         return ""
     if timezone.now() - value < dt.timedelta(minutes=1):
