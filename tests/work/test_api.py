@@ -162,3 +162,11 @@ def test_comments_and_attachments_round_trip(world: World) -> None:
     assert b"".join(download.streaming_content) == b"%PDF-1.4 x"  # type: ignore[attr-defined]
     assert download["Content-Disposition"].startswith("attachment;")
     assert download["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unknown_api_paths_answer_json(world: World) -> None:
+    response = bearer(world.member_a).get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    page = HttpClient().get("/no-such-page/")
+    assert page.status_code == 404 and b"Not found" in page.content

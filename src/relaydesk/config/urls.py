@@ -1,7 +1,9 @@
 """Every URL of Relaydesk."""
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template import loader
 from django.urls import include, path
 
 from relaydesk.config.api import api
@@ -12,6 +14,27 @@ from relaydesk.work.views import home
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers; says nothing about data."""
     return JsonResponse({"status": "ok"})
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: JSON under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: no internals, JSON under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Something went wrong on our side; nothing was half-saved. Try again."},
+            status=500,
+        )
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
+
+
+handler404 = not_found
+handler500 = server_error
 
 
 admin.site.site_header = "Relaydesk back office"
