@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import environ
@@ -109,6 +111,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
         ),
+    }
+    # Tests use a file (the live server's thread needs its own connection to it), one per
+    # test process so parallel runs never share one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"relaydesk-test-{os.getpid()}.sqlite3")
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
