@@ -418,7 +418,8 @@ def _apply(
     return item
 
 
-_NEEDS_NOTE = {
+# Actions that must say why, with the prompt shown when the note is missing.
+NOTE_REQUIRED = {
     Action.WAIT_ON_CLIENT: "Say what you need from the client.",
     Action.RETURN_FOR_REWORK: "Say what must be reworked.",
     Action.REQUEST_REWORK: "Say what must be reworked.",
@@ -441,8 +442,8 @@ def do_transition(
     """
     if action in (Action.ASSIGN, Action.TAKE):
         raise Invalid("Use assignment to give an item to an agent.")
-    if action in _NEEDS_NOTE and not note.strip():
-        raise Invalid(_NEEDS_NOTE[action])
+    if action in NOTE_REQUIRED and not note.strip():
+        raise Invalid(NOTE_REQUIRED[action])
     at = at or timezone.now()
     with transaction.atomic():
         locked = _lock(actor, item, at)
@@ -492,6 +493,13 @@ def do_assign(
     return locked
 
 
+def _check_visibility(actor: User, visibility: str, what: str) -> None:
+    if visibility not in Visibility.values:
+        raise Invalid("Visibility must be 'client' or 'internal'.")
+    if actor.is_client_user and visibility == Visibility.INTERNAL:
+        raise NotAllowed(f"Clients cannot add internal {what}.")
+
+
 def do_add_comment(
     actor: User,
     item: WorkItem,
@@ -507,10 +515,7 @@ def do_add_comment(
         raise Invalid("A comment cannot be empty.")
     if len(body) > 20_000:
         raise Invalid("A comment is limited to 20,000 characters.")
-    if visibility not in Visibility.values:
-        raise Invalid("Visibility must be 'client' or 'internal'.")
-    if actor.is_client_user and visibility == Visibility.INTERNAL:
-        raise NotAllowed("Clients cannot post internal comments.")
+    _check_visibility(actor, visibility, "comments")
     at = at or timezone.now()
     with transaction.atomic():
         locked = _lock(actor, item, at)
@@ -599,10 +604,7 @@ def do_add_attachment(
     at: dt.datetime | None = None,
 ) -> Attachment:
     """Attach a file to an item (the client's material or the provider's deliverable)."""
-    if visibility not in Visibility.values:
-        raise Invalid("Visibility must be 'client' or 'internal'.")
-    if actor.is_client_user and visibility == Visibility.INTERNAL:
-        raise NotAllowed("Clients cannot add internal attachments.")
+    _check_visibility(actor, visibility, "attachments")
     _check_upload(upload)
     at = at or timezone.now()
     with transaction.atomic():

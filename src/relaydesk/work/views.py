@@ -224,7 +224,7 @@ def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
         "comments": queries.visible_comments(user, item),
         "attachments": queries.visible_attachments(user, item),
         "allowed_actions": allowed,
-        "note_actions": [a.value for a in actions._NEEDS_NOTE],
+        "note_actions": [a.value for a in actions.NOTE_REQUIRED],
         "candidates": _assign_candidates(user, item),
         "comment_form": CommentForm(),
         "attachment_form": AttachmentForm(),
