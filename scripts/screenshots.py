@@ -10,12 +10,18 @@ It signs in as the demo people and saves one PNG per page, using Debian's Chromi
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import shutil
+import struct
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
 PASSWORD = "relaydesk-demo-2026"
+DEMO_TOTP_SECRET = "RELAYDESKDEMO234"
 PAGES = [
     ("lead@relaydesk.test", "/ops/", "ops-board"),
     ("paul@hartwell-cole.test", "/portal/", "client-portal"),
@@ -36,6 +42,19 @@ def sign_in(page: Page, base: str, email: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+    if page.locator("input[name=code]").count():  # provider staff give a one-time code
+        page.fill("input[name=code]", demo_code())
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+
+
+def demo_code() -> str:
+    """The demo's current one-time code (TOTP, 30 s, 6 digits, SHA-1)."""
+    key = base64.b32decode(DEMO_TOTP_SECRET)
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
 
 
 def main() -> None:

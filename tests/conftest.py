@@ -193,16 +193,28 @@ def submit(
 
 
 def login(user: User) -> HttpClient:
-    """A test client signed in as ``user``."""
+    """A test client signed in as ``user``, as if they had also entered an authenticator code."""
+    from tests.accounts.support import mark_session_mfa_verified
+
     client = HttpClient()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    mark_session_mfa_verified(client, user)
     return client
 
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path) -> None:
-    """Uploaded files go to a throwaway folder."""
+    """Uploaded files, and the master key that encrypts them, go to a throwaway folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RELAYDESK_MASTER_KEY_FILE = str(tmp_path / "master.key")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Every test starts with empty API rate counters (the cache outlives a test)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def now() -> dt.datetime:

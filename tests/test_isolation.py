@@ -61,6 +61,7 @@ def _fill(pattern: str, target: Target, action: str = "cancel") -> str:
         "token_id": target.token_id,
         "engagement_id": target.engagement_id,
         "action": action,
+        "client_slug": target.item.client.slug if target.item.client_id else "no-such-client",
         # The back office: client users must be turned away from it whatever the object.
         "content_type_id": 1,
         "object_id": target.item.pk,
@@ -184,7 +185,8 @@ def test_every_page_hides_objects_the_user_may_not_see(world: World, who: str) -
         url = _fill(pattern, target)
         for method in ("get", "post"):
             response = getattr(browser, method)(url, form)
-            body = response.content.decode(errors="replace")
+            raw = b"".join(response.streaming_content) if response.streaming else response.content
+            body = raw.decode(errors="replace")
             if _has_object_parameter(pattern):
                 # Refused exactly as if the object did not exist: nothing to learn.
                 absent = getattr(browser, method)(_fill(pattern, missing), form)

@@ -14,20 +14,26 @@ SUBCOMMANDS = {
     "worker": "Run queued background tasks (the django-tasks-db worker).",
     "migrate": "Create or upgrade the database schema.",
     "demo": "Load the demo provider with 30 days of history.",
+    "demo-code": "Print the one-time code the demo's provider logins accept now.",
     "createadmin": "Create a provider admin who can also use the back office.",
     "token": "Manage personal API tokens: relaydesk token create --user EMAIL --name NAME.",
     "import-work": "Import work items from a CSV file: relaydesk import-work FILE --client SLUG.",
+    "keys": "Document keys: relaydesk keys status | rotate --new-key-file PATH | new --out PATH.",
+    "purge": "Delete documents past their retention (run daily): relaydesk purge [--dry-run].",
+    "export-client": "Export a client's data: relaydesk export-client SLUG --out FILE.zip.",
 }
 
 _DJANGO_NAMES = {
     "worker": "db_worker",
     "import-work": "import_work",
+    "demo-code": "demo_code",
+    "export-client": "export_client",
 }
 
 
 def _usage() -> str:
     lines = ["usage: relaydesk COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<12} {text}" for name, text in SUBCOMMANDS.items()]
+    lines += [f"  {name:<14} {text}" for name, text in SUBCOMMANDS.items()]
     lines += ["", "Any other Django management command works too (relaydesk check, ...)."]
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ it maps to.
 
 from __future__ import annotations
 
-__all__ = ["ActionRefused", "Conflict", "Invalid", "NotAllowed", "NotFound"]
+__all__ = ["ActionRefused", "Conflict", "Gone", "Invalid", "NotAllowed", "NotFound"]
 
 
 class ActionRefused(Exception):
@@ -41,3 +41,9 @@ class Conflict(ActionRefused):
     """The object's current state does not admit the action (HTTP 409)."""
 
     status = 409
+
+
+class Gone(ActionRefused):
+    """The object was deleted on purpose and will not come back (HTTP 410)."""
+
+    status = 410

@@ -10,7 +10,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from relaydesk.audit.actions import do_record_denial
 from relaydesk.core.roles import Role
+from relaydesk.web import client_ip
 
 View = Callable[..., HttpResponse]
 
@@ -23,12 +25,15 @@ def roles_required(*roles: Role) -> Callable[[View], View]:
         @wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.user.role_enum not in roles:  # type: ignore[union-attr]
-                return render(
-                    request,
-                    "403.html",
-                    {"reason": "This page is for: " + ", ".join(r.label for r in roles) + "."},
-                    status=403,
+                reason = "This page is for: " + ", ".join(r.label for r in roles) + "."
+                do_record_denial(
+                    request.user,  # type: ignore[arg-type]
+                    method=request.method or "",
+                    path=request.path,
+                    reason=reason,
+                    source_ip=client_ip(request),
                 )
+                return render(request, "403.html", {"reason": reason}, status=403)
             return view(request, *args, **kwargs)
 
         return guarded

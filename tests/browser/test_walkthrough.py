@@ -11,6 +11,7 @@ import pytest
 from relaydesk.catalog.models import Service
 from relaydesk.core.lifecycle import State
 from relaydesk.work.models import WorkItem
+from tests.accounts.support import totp_code
 from tests.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,6 +26,14 @@ def sign_in(browser: Any, base: str, email: str) -> Any:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+    if page.url.endswith("/accounts/2fa/totp/activate/"):
+        # Provider staff must set up an authenticator app first: do it as a phone would.
+        secret = page.inner_text("#totp-secret").strip()
+        page.fill("#id_code", totp_code(secret))
+        page.click("button:has-text('Turn on two-factor sign-in')")
+        page.wait_for_selector("#recovery-codes")
+        page.goto(f"{base}/")
+        page.wait_for_load_state()
     return page
 
 

@@ -25,7 +25,12 @@ def demo_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def small_demo(django_db_setup: None, django_db_blocker, demo_media: Path) -> Iterator[DemoSummary]:
     """Three days of demo history, shared by a module's tests; nothing survives the module."""
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=demo_media):
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
+            MEDIA_ROOT=demo_media, RELAYDESK_MASTER_KEY_FILE=str(demo_media / "master.key")
+        ),
+    ):
         atomic = transaction.atomic()
         atomic.__enter__()
         try:

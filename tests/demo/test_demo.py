@@ -17,6 +17,7 @@ from relaydesk.core.eligibility import first_exclusion
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.roles import Role
 from relaydesk.demo.builder import DEMO_LOGINS, DEMO_PASSWORD, DemoSummary
+from relaydesk.vault.actions import plaintext_of
 from relaydesk.work.models import Attachment, WorkItem, WorkItemEvent
 from relaydesk.work.queries import item_needs, visible_work_items
 from relaydesk.workforce.models import Agent, ShiftPattern, Site
@@ -224,11 +225,11 @@ def test_items_read_like_real_requests(small_demo: DemoSummary, settings, demo_m
     counts = dict(items.values_list("client__slug").annotate(n=Count("id")))
     assert counts["northwind"] > counts["meridian"]
     settings.MEDIA_ROOT = demo_media
+    settings.RELAYDESK_MASTER_KEY_FILE = str(demo_media / "master.key")
     attachments = list(Attachment.objects.all())
     assert attachments
     for attachment in attachments:
-        with attachment.file.open("rb") as stored:
-            head = stored.read(4)
+        head = next(plaintext_of(attachment))[:4]
         assert attachment.size > 0
         if attachment.content_type == "application/pdf":
             assert head == b"%PDF"

@@ -84,9 +84,12 @@ def iw(db: None, settings, tmp_path) -> ImportWorld:
 
 
 def signed_in(user: User) -> HttpClient:
-    """A test browser signed in as ``user``."""
+    """A test browser signed in as ``user`` (past the authenticator step too)."""
+    from tests.accounts.support import mark_session_mfa_verified
+
     browser = HttpClient()
     browser.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    mark_session_mfa_verified(browser, user)
     return browser
 
 

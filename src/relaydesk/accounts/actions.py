@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from relaydesk.accounts.models import ApiToken, User
+from relaydesk.accounts.models import ApiToken, SignInEvent, User
 from relaydesk.audit.actions import record
 from relaydesk.clients.models import Client
 from relaydesk.core.roles import Role
-from relaydesk.errors import Invalid, NotAllowed, NotFound
+from relaydesk.errors import Conflict, Invalid, NotAllowed, NotFound
 
 TOKEN_PREFIX = "rdk_"
 
@@ -137,3 +139,94 @@ def do_create_user(
             detail={"role": role.value},
         )
     return user
+
+
+def do_record_sign_in_event(
+    user: User,
+    *,
+    kind: str,
+    method: str = "",
+    source_ip: str | None = None,
+    user_agent: str = "",
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> SignInEvent:
+    """Add one line to ``user``'s own sign-in history.
+
+    Called by the sign-in receivers for the person themself, so there is no
+    permission to check; the audit trail records the same moments on its own.
+    Never give it a password or a code.
+    """
+    if kind not in SignInEvent.Kind.values:
+        raise Invalid(f"Unknown sign-in event kind {kind!r}.")
+    return SignInEvent.objects.create(
+        user=user,
+        at=at or timezone.now(),
+        kind=kind,
+        method=method if method in SignInEvent.Method.values else "",
+        ip_address=source_ip or None,
+        user_agent=user_agent[:300],
+        note=note[:200],
+    )
+
+
+def do_set_client_mfa_requirement(
+    actor: User, client: Client, *, required: bool, source_ip: str | None = None
+) -> Client:
+    """Switch on (or off) two-factor sign-in for every user of ``client``.
+
+    A client admin decides for their own client; a provider admin for any.
+    Another client is "not found" to a client admin; a client member is refused.
+    """
+    role = actor.role_enum
+    if role is Role.CLIENT_ADMIN or role is Role.CLIENT_MEMBER:
+        if actor.client_id != client.pk:
+            raise NotFound("No such client.")
+        if role is not Role.CLIENT_ADMIN:
+            raise NotAllowed("Only your firm's client admin can change sign-in rules.")
+    elif role is not Role.PROVIDER_ADMIN:
+        raise NotAllowed("Only a client admin or a provider admin can change sign-in rules.")
+    with transaction.atomic():
+        locked = Client.objects.select_for_update().get(pk=client.pk)
+        if locked.require_mfa != required:
+            locked.require_mfa = required
+            locked.save(update_fields=["require_mfa"])
+            record(
+                actor=actor,
+                action="client.require_mfa",
+                obj=locked,
+                client=locked,
+                source_ip=source_ip,
+                detail={"require_mfa": required},
+            )
+    return locked
+
+
+def do_enroll_demo_totp(user: User, secret: str) -> None:
+    """Give a demo person an authenticator app with a known ``secret`` (base32).
+
+    Only for the demo, so its printed logins work where two-factor sign-in is
+    required: anyone with the secret can compute the codes. Refused in production.
+    """
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    if getattr(settings, "PRODUCTION", False):
+        raise NotAllowed("Demo authenticators are not allowed in production.")
+    try:
+        base64.b32decode(secret, casefold=True)
+    except ValueError as error:
+        raise Invalid("The secret must be base32, like 'JBSWY3DPEHPK3PXP'.") from error
+    with transaction.atomic():
+        if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            raise Conflict(f"{user.email} already has an authenticator app.")
+        totp = TOTP.activate(user, secret.upper()).instance
+        RecoveryCodes.activate(user)
+        record(
+            actor=None,
+            action="mfa.demo_enroll",
+            obj=totp,
+            client=user.client_id,
+            detail={"user": user.email},
+        )

@@ -9,6 +9,7 @@ from relaydesk.accounts.models import User
 from relaydesk.work.schemas import ErrorOut
 
 router = Router(tags=["people"])
+ERRORS = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut}
 
 
 class MeOut(Schema):
@@ -22,7 +23,7 @@ class MeOut(Schema):
     time_zone: str
 
 
-@router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="The caller")
+@router.get("/me", response={200: MeOut, **ERRORS}, summary="The caller")
 def me(request: HttpRequest) -> MeOut:
     """Who the session or token belongs to."""
     user = request.auth  # type: ignore[attr-defined]

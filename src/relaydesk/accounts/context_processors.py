@@ -10,8 +10,12 @@ from django.urls import reverse
 from relaydesk.core.roles import Role
 
 _NAV: dict[Role, list[tuple[str, str]]] = {
-    Role.PROVIDER_ADMIN: [("Operations", "ops:items"), ("Back office", "admin:index")],
-    Role.OPS_LEAD: [("Operations", "ops:items")],
+    Role.PROVIDER_ADMIN: [
+        ("Operations", "ops:items"),
+        ("Clients", "clients:list"),
+        ("Back office", "admin:index"),
+    ],
+    Role.OPS_LEAD: [("Operations", "ops:items"), ("Clients", "clients:list")],
     Role.AGENT: [("My work", "workspace:home")],
     Role.QA_REVIEWER: [("Reviews", "workspace:reviews")],
     Role.SUPERVISING_ATTORNEY: [("Reviews", "workspace:reviews")],
@@ -19,11 +23,16 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
         ("Requests", "portal:items"),
         ("New request", "portal:submit"),
         ("Import CSV", "portal:import"),
+        ("Security", "clients:my_security"),
+        ("Sign-in rules", "accounts:client_security"),
+        ("Audit trail", "audit:portal"),
+        ("Export data", "retention:export"),
     ],
     Role.CLIENT_MEMBER: [
         ("Requests", "portal:items"),
         ("New request", "portal:submit"),
         ("Import CSV", "portal:import"),
+        ("Security", "clients:my_security"),
     ],
 }
 
@@ -34,7 +43,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"nav_links": []}
     links: list[dict[str, Any]] = []
-    for label, name in [*_NAV.get(user.role_enum, []), ("API tokens", "accounts:tokens")]:
+    account = [("API tokens", "accounts:tokens"), ("Sign-ins", "accounts:sign_ins")]
+    for label, name in [*_NAV.get(user.role_enum, []), *account]:
         url = reverse(name)
         links.append({"label": label, "url": url, "active": request.path.startswith(url)})
     # The most specific match wins, so "/portal/new/" does not also light "/portal/".

@@ -71,8 +71,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(role__in=[r.value for r in CLIENT_ROLES], client__isnull=False)
-                    | (~Q(role__in=[r.value for r in CLIENT_ROLES]) & Q(client__isnull=True))
+                    Q(role__in=sorted(r.value for r in CLIENT_ROLES), client__isnull=False)
+                    | (~Q(role__in=sorted(r.value for r in CLIENT_ROLES)) & Q(client__isnull=True))
                 ),
                 name="user_client_matches_role",
                 violation_error_message=(
@@ -137,3 +137,91 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class SignInEvent(models.Model):
+    """One sign-in, failed attempt, lockout or timeout, as the person sees it in their history.
+
+    Written by the receivers in ``accounts.receivers``; never holds a password or a code.
+    The audit trail keeps its own records of the same moments for the provider.
+    """
+
+    class Kind(models.TextChoices):
+        SIGNED_IN = "signed_in", "Signed in"
+        FAILED = "failed", "Failed attempt"
+        LOCKED_OUT = "locked_out", "Locked out"
+        TIMED_OUT = "timed_out", "Signed out (timeout)"
+
+    class Method(models.TextChoices):
+        PASSWORD = "password", "Password"
+        MFA = "mfa", "Password and authenticator"
+        SSO = "sso", "Single sign-on"
+        UNKNOWN = "", "—"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_in_events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    method = models.CharField(max_length=16, choices=Method.choices, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["user", "-at"], name="sign_in_event_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.user} · {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClientSSO(models.Model):
+    """A client's single sign-on: its OpenID Connect app and the e-mail domains it vouches for.
+
+    Signing in through ``app`` only ever reaches users of ``client`` whose address
+    is in ``domains``; new users are created (as client members) only when
+    ``allow_signup`` is on.
+    """
+
+    client = models.OneToOneField("clients.Client", on_delete=models.CASCADE, related_name="sso")
+    app = models.OneToOneField(
+        "socialaccount.SocialApp",
+        on_delete=models.CASCADE,
+        related_name="client_sso",
+        help_text="An OpenID Connect app set up under Social applications.",
+    )
+    domains = models.JSONField(
+        default=list, help_text='E-mail domains of the client\'s users, e.g. ["alpha-law.com"].'
+    )
+    allow_signup = models.BooleanField(
+        default=False,
+        help_text="Create an account (client member) for a new address from these domains.",
+    )
+
+    class Meta:
+        verbose_name = "client single sign-on"
+
+    def __str__(self) -> str:
+        return f"{self.client} via {self.app}"
+
+    def clean(self) -> None:
+        """Refuse an app that is not OpenID Connect, and a domain another client claims."""
+        from django.core.exceptions import ValidationError
+
+        if self.app_id and self.app.provider != "openid_connect":
+            raise ValidationError({"app": "Choose an OpenID Connect app."})
+        if not isinstance(self.domains, list) or not all(
+            isinstance(d, str) and "." in d for d in self.domains
+        ):
+            raise ValidationError({"domains": 'List domains, such as ["alpha-law.com"].'})
+        self.domains = sorted({d.strip().lower() for d in self.domains})
+        for other in ClientSSO.objects.exclude(pk=self.pk):
+            taken = set(self.domains) & {d.lower() for d in other.domains}
+            if taken:
+                raise ValidationError(
+                    {"domains": f"{', '.join(sorted(taken))} already belongs to {other.client}."}
+                )
+
+    def covers(self, email: str) -> bool:
+        """True when ``email`` is at one of the client's domains."""
+        domain = email.rpartition("@")[2].strip().lower()
+        return bool(domain) and domain in {d.strip().lower() for d in self.domains}

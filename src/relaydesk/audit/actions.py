@@ -1,15 +1,38 @@
-"""Writing the audit trail."""
+"""Writing the audit trail: append a chained record, and the few actions the audit app owns."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
+from relaydesk.audit.chain import GENESIS, canonical_detail, canonical_ip, record_hash
 from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Client
+from relaydesk.core.roles import Role
+from relaydesk.errors import NotAllowed
+
+# pg_advisory_xact_lock key that serialises writers of the chain ("RDAUDIT" in ASCII).
+CHAIN_LOCK = 0x52444155444954
+
+
+def _lock_chain() -> None:
+    """Serialise chain writers until the surrounding transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: the connection opens
+    every transaction with BEGIN IMMEDIATE (see settings), so the writer lock is
+    already held and nothing more is needed.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def record(
@@ -21,17 +44,86 @@ def record(
     source_ip: str | None = None,
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
+    actor_label: str | None = None,
 ) -> AuditRecord:
-    """Append one audit record; call inside the action's transaction."""
+    """Append one audit record; call inside the action's transaction.
+
+    The record is numbered and chained to the last one under a lock held until
+    the caller's transaction ends, so concurrent writers queue instead of
+    forking the chain. ``actor_label`` overrides the label for records without
+    an actor (e.g. ``anonymous`` for a failed sign-in).
+    """
     client_id = client.pk if isinstance(client, Client) else client
-    return AuditRecord.objects.create(
-        at=at or timezone.now(),
+    fields: dict[str, Any] = {
+        "at": at or timezone.now(),
+        "actor_id": actor.pk if actor else None,
+        "actor_label": _clip(actor_label or (str(actor) if actor else "system"), 200),
+        "action": _clip(action, 64),
+        "object_type": _clip(type(obj).__name__ if obj is not None else "", 64),
+        "object_id": _clip(str(getattr(obj, "pk", "") or ""), 64),
+        "client_id": client_id,
+        "source_ip": canonical_ip(source_ip),
+        "detail": canonical_detail(detail),
+    }
+    # Its own transaction when called outside one (sign-in receivers); else the caller's.
+    with transaction.atomic(savepoint=False):
+        _lock_chain()
+        last = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
+        fields["seq"], fields["prev_hash"] = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        fields["hash"] = record_hash(fields)
+        return AuditRecord.objects.create(**fields)
+
+
+def do_record_audit_export(
+    actor: User | None,
+    *,
+    client: Client,
+    rows: int,
+    filters: dict[str, str],
+    source_ip: str | None = None,
+) -> AuditRecord:
+    """Record that ``actor`` exported ``client``'s audit trail (``audit.export``).
+
+    Client admins may export only their own client's trail; ``actor=None`` is the
+    provider's operator on the command line.
+    """
+    if actor is not None and not (
+        actor.role_enum is Role.CLIENT_ADMIN and actor.client_id == client.pk
+    ):
+        raise NotAllowed("Only the client's admins can export its audit trail.")
+    with transaction.atomic():
+        return record(
+            actor=actor,
+            action="audit.export",
+            obj=client,
+            client=client,
+            source_ip=source_ip,
+            detail={"rows": rows, **{k: v for k, v in filters.items() if v}},
+        )
+
+
+def do_record_denial(
+    actor: User | None,
+    *,
+    method: str,
+    path: str,
+    reason: str,
+    obj: Any = None,
+    client: Client | int | None = None,
+    source_ip: str | None = None,
+) -> AuditRecord:
+    """Record a refused request (HTTP 403) as ``permission.denied``.
+
+    The record goes to the client of the object when there is one, else to the
+    actor's own client, so a client admin sees what their people were refused.
+    """
+    if client is None and actor is not None:
+        client = actor.client_id
+    return record(
         actor=actor,
-        actor_label=str(actor) if actor else "system",
-        action=action,
-        object_type=type(obj).__name__ if obj is not None else "",
-        object_id=str(getattr(obj, "pk", "") or ""),
-        client_id=client_id,
+        action="permission.denied",
+        obj=obj,
+        client=client,
         source_ip=source_ip,
-        detail=detail or {},
+        detail={"method": method, "path": _clip(path, 300), "reason": _clip(reason, 500)},
     )

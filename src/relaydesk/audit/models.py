@@ -8,16 +8,27 @@ from django.utils import timezone
 
 
 class AuditRecord(models.Model):
-    """One recorded action. Written by every ``do_*`` action in the same transaction.
+    """One recorded action, append-only and chained to the one before it.
 
-    ``actor_label`` keeps a readable name even if the user is later removed;
-    ``client`` is set whenever the object belongs to a client, so a client can
-    be shown its own trail.
+    Written by every ``do_*`` action in the same transaction, and by the sign-in,
+    permission and back-office receivers. ``actor_label`` keeps a readable name
+    beside the user; ``client`` is set whenever the record concerns a client, so
+    the client can be shown its own trail.
+
+    ``seq`` numbers the records 1, 2, 3, ... in the order they were written (a gap
+    means a record is missing); ``hash`` is the SHA-256 of the record's fields and
+    ``prev_hash`` (see ``relaydesk.audit.chain``), so editing, removing or
+    reordering a record breaks the chain that ``relaydesk audit verify`` walks.
+    Database triggers refuse UPDATE, DELETE and TRUNCATE on this table.
+
+    ``actor`` is PROTECT: a person who appears in the trail cannot be deleted,
+    only deactivated (SET_NULL would have to rewrite audit rows).
     """
 
+    seq = models.BigIntegerField(unique=True, editable=False)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_label = models.CharField(max_length=200)
     action = models.CharField(max_length=64)
@@ -28,9 +39,11 @@ class AuditRecord(models.Model):
     )
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
-        ordering = ["-at", "-id"]
+        ordering = ["-at", "-seq"]
         indexes = [models.Index(fields=["client", "-at"], name="audit_client_time")]
 
     def __str__(self) -> str:

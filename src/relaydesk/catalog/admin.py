@@ -12,7 +12,14 @@ class ServiceSkillInline(admin.TabularInline):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["name", "line", "review_policy", "review_role", "sensitivity"]
+    list_display = [
+        "name",
+        "line",
+        "review_policy",
+        "review_role",
+        "sensitivity",
+        "allowed_file_types",
+    ]
     list_filter = ["line", "review_policy", "sensitivity"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -9,6 +9,7 @@ from relaydesk.catalog.models import Service
 from relaydesk.work.schemas import ErrorOut
 
 router = Router(tags=["catalog"])
+ERRORS = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut}
 
 
 class SkillNeedOut(Schema):
@@ -29,9 +30,10 @@ class ServiceOut(Schema):
     review_role: str
     sensitivity: str
     skills: list[SkillNeedOut]
+    allowed_file_types: list[str]
 
 
-@router.get("/services", response={200: list[ServiceOut], 401: ErrorOut}, summary="List services")
+@router.get("/services", response={200: list[ServiceOut], **ERRORS}, summary="List services")
 def list_services(request: HttpRequest) -> list[ServiceOut]:
     """Every service of every line (BPO, LPO, KPO)."""
     services = Service.objects.select_related("line").prefetch_related("skill_needs__skill")
@@ -48,6 +50,7 @@ def list_services(request: HttpRequest) -> list[ServiceOut]:
                 SkillNeedOut(skill=n.skill.slug, min_proficiency=n.min_proficiency)
                 for n in s.skill_needs.all()
             ],
+            allowed_file_types=list(s.allowed_file_types or []),
         )
         for s in services
     ]

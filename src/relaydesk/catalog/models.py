@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -46,12 +47,25 @@ class Sensitivity(models.TextChoices):
     FINANCIAL = "financial", "Financial and bank details"
 
 
+def validate_file_types(value: object) -> None:
+    """A list of known file kinds (see ``relaydesk.vault.sniff.KINDS``)."""
+    from relaydesk.vault.sniff import KINDS
+
+    if not isinstance(value, list) or any(kind not in KINDS for kind in value):
+        raise ValidationError(f"Give a list of file kinds from: {', '.join(KINDS)}.")
+
+
+def default_file_types() -> list[str]:
+    """The file kinds a new service accepts: PDFs, images, Office files and text."""
+    return ["pdf", "image", "office", "text"]
+
+
 class Service(models.Model):
     """One service of a service line, such as payroll or e-filing.
 
     It names the skills it needs, how its finished work is reviewed (none,
-    a QA sample, or a mandatory review by a role) and how sensitive its
-    material is.
+    a QA sample, or a mandatory review by a role), how sensitive its
+    material is, and which kinds of files (by content) it accepts.
     """
 
     line = models.ForeignKey(ServiceLine, on_delete=models.PROTECT, related_name="services")
@@ -85,6 +99,15 @@ class Service(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="Held by whoever works it (e.g. PHI training).",
+    )
+    allowed_file_types = models.JSONField(
+        default=default_file_types,
+        blank=True,
+        validators=[validate_file_types],
+        help_text=(
+            "Kinds of files this service accepts, judged by their content: "
+            "pdf, image, office, text, email."
+        ),
     )
 
     class Meta:

@@ -294,3 +294,31 @@ def seed_catalog(
             service_skill.objects.update_or_create(
                 service=row, skill=skills[skill_slug], defaults={"min_proficiency": minimum}
             )
+
+
+# The kinds of files (judged by content, see relaydesk.vault.sniff) each seeded service accepts.
+_LEGAL = ["pdf", "office", "image", "email", "text"]
+FILE_TYPES: dict[str, list[str]] = {
+    "customer-support": ["pdf", "image", "office", "text", "email"],
+    "hr-administration": ["pdf", "image", "office", "text"],
+    "data-entry": ["pdf", "image", "office", "text"],
+    "it-help-desk": ["pdf", "image", "office", "text", "email"],
+    "accounting-finance": ["pdf", "image", "office", "text"],
+    "payroll": ["pdf", "office", "text"],
+    "marketing": ["pdf", "image", "office", "text"],
+    "document-processing": _LEGAL,
+    "email-handling": _LEGAL,
+    "case-management-upkeep": _LEGAL,
+    "legal-drafting": _LEGAL,
+    "e-filing": _LEGAL,
+    "legal-research": _LEGAL,
+    "market-research": ["pdf", "office", "image", "text"],
+    "financial-analysis": ["pdf", "office", "text"],
+    "data-interpretation": ["pdf", "office", "image", "text"],
+}
+
+
+def seed_file_types(service: Any) -> None:
+    """Set the accepted file kinds of the seeded services; safe to run more than once."""
+    for slug, kinds in FILE_TYPES.items():
+        service.objects.filter(slug=slug).update(allowed_file_types=list(kinds))

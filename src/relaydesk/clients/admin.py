@@ -29,6 +29,7 @@ class EngagementAdmin(admin.ModelAdmin):
         "pricing_basis",
         "starts_on",
         "ends_on",
+        "document_retention_days",
     ]
     list_filter = ["client", "coverage", "pricing_basis"]
     filter_horizontal = ["services", "dedicated_agents"]

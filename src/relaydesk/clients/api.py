@@ -14,7 +14,7 @@ from relaydesk.errors import NotFound
 from relaydesk.work.schemas import ErrorOut
 
 router = Router(tags=["engagements"])
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 class EngagementOut(Schema):

@@ -31,6 +31,10 @@ class Client(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200, unique=True)
     industry = models.CharField(max_length=100, blank=True)
+    require_mfa = models.BooleanField(
+        default=False,
+        help_text="The client's users must sign in with an authenticator app as well.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -60,7 +64,8 @@ class Engagement(models.Model):
 
     It fixes the client's time zone and coverage, the countries the work may
     be delivered from (data residency), any dedicated agents, the pricing
-    basis and the contract period.
+    basis and the contract period, and how long documents are kept after an
+    item closes (``document_retention_days``; empty keeps them).
     """
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="engagements")
@@ -99,6 +104,14 @@ class Engagement(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
+    document_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Delete documents and confidential details this many days after the item is "
+            "accepted or cancelled"
+        ),
+    )
 
     class Meta:
         ordering = ["client__name", "name"]

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Client, Engagement
-from relaydesk.core.roles import Role
+from relaydesk.core.permissions import Permission, can
 
 
 def visible_clients(actor: User) -> QuerySet[Client]:
@@ -27,6 +27,6 @@ def visible_engagements(actor: User) -> QuerySet[Engagement]:
     engagements = Engagement.objects.select_related("client").prefetch_related("services")
     if actor.is_client_user:
         return engagements.filter(client_id=actor.client_id or 0)
-    if actor.role_enum in (Role.PROVIDER_ADMIN, Role.OPS_LEAD):
+    if can(actor.role_enum, Permission.VIEW_ALL_ENGAGEMENTS):
         return engagements.all()
     return engagements.filter(pk__in=visible_work_items(actor).values("engagement_id"))

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from relaydesk import __version__
 from relaydesk.accounts.actions import authenticate_token
 from relaydesk.accounts.api import router as accounts_router
+from relaydesk.accounts.models import User
+from relaydesk.audit.actions import do_record_denial
 from relaydesk.catalog.api import router as catalog_router
 from relaydesk.clients.api import router as clients_router
 from relaydesk.errors import ActionRefused
+from relaydesk.throttling import AnonymousRateThrottle, CallerRateThrottle
+from relaydesk.web import client_ip
 from relaydesk.work.api import router as work_router
 from relaydesk.workforce.api import router as workforce_router
 
@@ -32,6 +37,12 @@ class PersonalToken(HttpBearer):
 class SignedInSession(SessionAuth):
     """The browser's session; writes need the CSRF token (``X-CSRFToken``)."""
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # No signed-in session, nothing to forge: a plain 401, not a CSRF 403.
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
         return user if user is not None and user.is_active else None
@@ -48,8 +59,12 @@ api = NinjaAPI(
         'is JSON: `{"detail": "…"}`.'
     ),
     auth=[PersonalToken(), SignedInSession(csrf=True)],
+    # Per token, else per signed-in user (RELAYDESK_API_RATE); see relaydesk.throttling.
+    throttle=[CallerRateThrottle()],
     urls_namespace="api-v1",
 )
+# Failed authentications, per client address (RELAYDESK_API_ANON_RATE).
+anonymous_throttle = AnonymousRateThrottle()
 api.add_router("/", accounts_router)
 api.add_router("/", catalog_router)
 api.add_router("/", clients_router)
@@ -59,6 +74,15 @@ api.add_router("/", work_router)
 
 @api.exception_handler(ActionRefused)
 def on_refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
+    if exc.status == 403:
+        caller = getattr(request, "auth", None)
+        do_record_denial(
+            caller if isinstance(caller, User) else None,
+            method=request.method or "",
+            path=request.path,
+            reason=exc.message,
+            source_ip=client_ip(request),
+        )
     return api.create_response(request, {"detail": exc.message}, status=exc.status)
 
 
@@ -69,7 +93,19 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
         if exc.message != "Unauthorized"
         else ("Sign in, or send a personal API token as 'Authorization: Bearer …'.")
     )
+    if not anonymous_throttle.allow_request(request):
+        return on_throttled(request, Throttled(wait=anonymous_throttle.wait()))  # type: ignore[arg-type]
     return api.create_response(request, {"detail": message}, status=401)
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    seconds = max(1, math.ceil(exc.wait or 1))
+    response = api.create_response(
+        request, {"detail": f"Too many requests; try again in {seconds} seconds."}, status=429
+    )
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 @api.exception_handler(HttpError)
@@ -77,6 +113,8 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     message = str(exc)
     if exc.status_code == 403 and "CSRF" in message:
         message = "The CSRF token is missing or wrong; send it as the X-CSRFToken header."
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        message = "The request body is not valid JSON."
     return api.create_response(request, {"detail": message}, status=exc.status_code)
 
 

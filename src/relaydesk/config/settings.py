@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import tempfile
@@ -54,12 +55,18 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "axes",
     "relaydesk.audit",
     "relaydesk.accounts",
     "relaydesk.catalog",
     "relaydesk.clients",
     "relaydesk.workforce",
     "relaydesk.work",
+    "relaydesk.vault",
+    "relaydesk.retention",
     "relaydesk.demo",
 ]
 
@@ -75,6 +82,9 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "relaydesk.accounts.middleware.SessionTimeoutMiddleware",
+    "relaydesk.accounts.middleware.MfaRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",
     "relaydesk.accounts.middleware.UserTimeZoneMiddleware",
 ]
 
@@ -125,6 +135,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every attempt while an e-mail + address pair is locked out (django-axes).
+    "relaydesk.accounts.backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -152,6 +164,42 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "relaydesk.accounts.adapters.InvitationOnlyAccountAdapter"
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_GET = False
+# Lockout is django-axes' job (below); allauth's own per-address limit stays as a looser
+# second wall, and its limit on wrong authenticator codes uses the same setting.
+ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/15m/key"}
+
+# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) and recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Relaydesk"
+MFA_ADAPTER = "relaydesk.accounts.adapters.RelaydeskMFAAdapter"
+# Accounts are created by admins (sign-up is closed), so no address awaits verification.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
+# Provider staff must use two-factor sign-in; clients choose for their own users.
+RELAYDESK_REQUIRE_MFA_FOR_PROVIDER = env.bool("RELAYDESK_REQUIRE_MFA_FOR_PROVIDER", default=True)
+
+# Single sign-on per client through OpenID Connect; apps are set up in the back office.
+SOCIALACCOUNT_ADAPTER = "relaydesk.accounts.adapters.ClientSSOAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
+# Sessions end after RELAYDESK_SESSION_IDLE_MINUTES without a request, and
+# RELAYDESK_SESSION_MAX_HOURS after sign-in whatever happens.
+RELAYDESK_SESSION_IDLE_MINUTES = env.int("RELAYDESK_SESSION_IDLE_MINUTES", default=30)
+RELAYDESK_SESSION_MAX_HOURS = env.int("RELAYDESK_SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = RELAYDESK_SESSION_MAX_HOURS * 60 * 60
+
+# Lockout after repeated wrong passwords (django-axes): 5 failures for one e-mail address
+# from one address lock that pair out for 15 minutes, even for the right password.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "login"  # allauth's sign-in field
+AXES_USERNAME_CALLABLE = "relaydesk.accounts.backends.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "relaydesk.web.client_ip"
+AXES_LOCKOUT_CALLABLE = "relaydesk.accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -173,6 +221,15 @@ STORAGES = {
     },
 }
 
+# The API's rate counters (relaydesk.throttling) live here. One process: memory is
+# enough. Several processes or machines need a shared cache, or each counts alone:
+# RELAYDESK_CACHE_URL=dbcache://relaydesk_cache, then `relaydesk createcachetable`
+# (see docs/security.md).
+CACHES = {"default": env.cache_url("RELAYDESK_CACHE_URL", default="locmemcache://relaydesk")}
+# Per personal token, else per signed-in user; and per address for failed sign-ins.
+RELAYDESK_API_RATE = env.str("RELAYDESK_API_RATE", default="600/m")
+RELAYDESK_API_ANON_RATE = env.str("RELAYDESK_API_ANON_RATE", default="60/m")
+
 TASKS = {
     "default": {
         "BACKEND": env.str("RELAYDESK_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
@@ -182,6 +239,11 @@ TASKS = {
 
 # Largest attachment accepted, in bytes.
 RELAYDESK_MAX_UPLOAD_BYTES = env.int("RELAYDESK_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# The master key that wraps every client's document key: RELAYDESK_MASTER_KEY (base64, read
+# by relaydesk.vault.keys, never kept in settings) or this file, generated on first use.
+RELAYDESK_MASTER_KEY_FILE = env.str(
+    "RELAYDESK_MASTER_KEY_FILE", default=str(VAR_DIR / "master.key")
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -216,7 +278,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler carries "redact" (relaydesk.logging): no secret reaches a log.
+    "filters": {"redact": {"()": "relaydesk.logging.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Replaces Django's own handlers (unfiltered) for django.request, django.server, ...
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }

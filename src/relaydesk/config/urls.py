@@ -43,10 +43,13 @@ admin.site.index_title = "Catalog, sites, agents and engagements"
 
 urlpatterns = [
     path("", home, name="home"),
+    path("portal/audit/", include("relaydesk.audit.urls", namespace="audit")),
+    path("portal/export/", include("relaydesk.retention.urls", namespace="retention")),
     path("portal/", include(work_urls.portal)),
     path("workspace/", include(work_urls.workspace)),
     path("ops/", include(work_urls.ops)),
     path("items/", include(work_urls.items)),
+    path("clients/", include("relaydesk.clients.urls")),
     path("account/", include("relaydesk.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

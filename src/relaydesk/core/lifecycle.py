@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.core.roles import CLIENT_ROLES, Role
 
 __all__ = [
@@ -156,7 +157,6 @@ class NotPermitted(LifecycleError):
     """The actor may not take this action on this item (HTTP 403)."""
 
 
-_LEADS = frozenset({Role.PROVIDER_ADMIN, Role.OPS_LEAD})
 _OPEN_BEFORE_WORK = frozenset({State.NEW, State.QUEUED})
 _OPEN_DURING_WORK = frozenset(
     {State.ASSIGNED, State.IN_PROGRESS, State.WAITING_ON_CLIENT, State.REWORK}
@@ -167,49 +167,46 @@ _OPEN_DURING_WORK = frozenset(
 class _Rule:
     sources: frozenset[State]
     target: State | None  # None: decided by the item (review or delivery)
-    roles: frozenset[Role]
+    permissions: frozenset[Permission]  # any one of them will do
     system: bool = False
 
+    @property
+    def roles(self) -> frozenset[Role]:
+        return roles_with(*self.permissions)
 
+
+def _rule(
+    sources: Iterable[State], target: State | None, *permissions: Permission, system: bool = False
+) -> _Rule:
+    return _Rule(frozenset(sources), target, frozenset(permissions), system)
+
+
+_P = Permission
 _RULES: dict[Action, _Rule] = {
-    Action.QUEUE: _Rule(frozenset({State.NEW}), State.QUEUED, _LEADS, system=True),
-    Action.ASSIGN: _Rule(
-        frozenset({State.QUEUED, State.ASSIGNED, State.IN_PROGRESS, State.REWORK}),
+    Action.QUEUE: _rule({State.NEW}, State.QUEUED, _P.TRIAGE_WORK, system=True),
+    Action.ASSIGN: _rule(
+        {State.QUEUED, State.ASSIGNED, State.IN_PROGRESS, State.REWORK},
         State.ASSIGNED,
-        _LEADS,
+        _P.ASSIGN_WORK,
         system=True,
     ),
-    Action.TAKE: _Rule(frozenset({State.QUEUED}), State.ASSIGNED, frozenset({Role.AGENT})),
-    Action.RELEASE: _Rule(
-        frozenset({State.ASSIGNED}), State.QUEUED, _LEADS | {Role.AGENT}, system=True
-    ),
-    Action.START: _Rule(
-        frozenset({State.ASSIGNED, State.REWORK}), State.IN_PROGRESS, frozenset({Role.AGENT})
-    ),
-    Action.WAIT_ON_CLIENT: _Rule(
-        frozenset({State.IN_PROGRESS}), State.WAITING_ON_CLIENT, frozenset({Role.AGENT})
-    ),
-    Action.RESUME: _Rule(
-        frozenset({State.WAITING_ON_CLIENT}),
+    Action.TAKE: _rule({State.QUEUED}, State.ASSIGNED, _P.DO_WORK),
+    Action.RELEASE: _rule({State.ASSIGNED}, State.QUEUED, _P.ASSIGN_WORK, _P.DO_WORK, system=True),
+    Action.START: _rule({State.ASSIGNED, State.REWORK}, State.IN_PROGRESS, _P.DO_WORK),
+    Action.WAIT_ON_CLIENT: _rule({State.IN_PROGRESS}, State.WAITING_ON_CLIENT, _P.DO_WORK),
+    Action.RESUME: _rule(
+        {State.WAITING_ON_CLIENT},
         State.IN_PROGRESS,
-        _LEADS | {Role.AGENT} | CLIENT_ROLES,
+        _P.ASSIGN_WORK,
+        _P.DO_WORK,
+        _P.RESPOND_AS_CLIENT,
     ),
-    Action.COMPLETE: _Rule(frozenset({State.IN_PROGRESS}), None, frozenset({Role.AGENT})),
-    Action.APPROVE: _Rule(
-        frozenset({State.IN_REVIEW}),
-        State.DELIVERED,
-        frozenset({Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY}),
-    ),
-    Action.RETURN_FOR_REWORK: _Rule(
-        frozenset({State.IN_REVIEW}),
-        State.REWORK,
-        frozenset({Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY}),
-    ),
-    Action.REQUEST_REWORK: _Rule(frozenset({State.DELIVERED}), State.REWORK, CLIENT_ROLES),
-    Action.ACCEPT: _Rule(frozenset({State.DELIVERED}), State.ACCEPTED, CLIENT_ROLES),
-    Action.CANCEL: _Rule(
-        _OPEN_BEFORE_WORK | _OPEN_DURING_WORK, State.CANCELLED, _LEADS | CLIENT_ROLES
-    ),
+    Action.COMPLETE: _rule({State.IN_PROGRESS}, None, _P.DO_WORK),
+    Action.APPROVE: _rule({State.IN_REVIEW}, State.DELIVERED, _P.REVIEW_WORK),
+    Action.RETURN_FOR_REWORK: _rule({State.IN_REVIEW}, State.REWORK, _P.REVIEW_WORK),
+    Action.REQUEST_REWORK: _rule({State.DELIVERED}, State.REWORK, _P.ACCEPT_DELIVERY),
+    Action.ACCEPT: _rule({State.DELIVERED}, State.ACCEPTED, _P.ACCEPT_DELIVERY),
+    Action.CANCEL: _rule(_OPEN_BEFORE_WORK | _OPEN_DURING_WORK, State.CANCELLED, _P.CANCEL_WORK),
 }
 
 _OWNER_ONLY = frozenset({Action.START, Action.WAIT_ON_CLIENT, Action.COMPLETE})

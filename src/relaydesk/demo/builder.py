@@ -69,13 +69,18 @@ __all__ = [
     "DEMO_CLIENT_SLUGS",
     "DEMO_LOGINS",
     "DEMO_PASSWORD",
+    "DEMO_TOTP_SECRET",
     "DemoAlreadyLoaded",
     "DemoSummary",
     "build_demo",
+    "current_demo_code",
     "is_demo_loaded",
 ]
 
 DEMO_PASSWORD = demo_plan.DEMO_PASSWORD
+# Provider staff sign in with a one-time code; the demo's logins share this
+# authenticator key (base32) so a newcomer can add it to any authenticator app.
+DEMO_TOTP_SECRET = "RELAYDESKDEMO234"
 DEMO_LOGINS: list[tuple[str, str, str]] = [
     (login.label, login.name, login.email) for login in LOGINS
 ]
@@ -153,6 +158,7 @@ def build_demo(
         world.create_clients()
         say(f"clients: {len(CLIENTS)} clients, {2 * len(CLIENTS)} client users")
         world.set_passwords()
+        _enroll_demo_authenticators()
     say(f"history: {len(items)} requests planned over {days} days")
     # With DEBUG on, Django logs every query (and on SQLite quotes its parameters with a
     # second query); the load needs no log.
@@ -720,3 +726,24 @@ class _History:
         if run.plan.thanks_note:
             self.comment(run, client_user, run.plan.thanks_note, at - dt.timedelta(minutes=1))
         self.act(run, client_user, Action.ACCEPT, at)
+
+
+def _enroll_demo_authenticators() -> None:
+    """Give the demo's provider logins the shared authenticator key."""
+    from relaydesk.accounts.actions import do_enroll_demo_totp
+
+    for _role, _name, email in DEMO_LOGINS:
+        user = User.objects.get(email=email)
+        if user.is_provider_staff:
+            do_enroll_demo_totp(user, DEMO_TOTP_SECRET)
+
+
+def current_demo_code() -> str:
+    """The one-time code the demo's provider logins accept right now."""
+    import time
+
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    counter = int(time.time()) // app_settings.TOTP_PERIOD
+    return format_hotp_value(hotp_value(DEMO_TOTP_SECRET, counter))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,13 +38,18 @@ from relaydesk.core.lifecycle import (
     decide,
     sampled_for_qa,
 )
+from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import REVIEWER_ROLES, Role
 from relaydesk.errors import ActionRefused, Conflict, Invalid, NotAllowed, NotFound
+from relaydesk.vault.actions import seal_upload
+from relaydesk.vault.sniff import ContentRefused, Sniffed, check_content
 from relaydesk.work.models import (
     Attachment,
     Comment,
     IdempotencyKey,
     Priority,
+    SensitiveDetail,
+    SensitiveKind,
     Visibility,
     WorkItem,
     WorkItemEvent,
@@ -56,7 +62,6 @@ from relaydesk.workforce.queries import agent_profile
 if TYPE_CHECKING:
     from relaydesk.work.importing import ImportPlan, ImportResult
 
-_INTAKE_ROLES = (Role.CLIENT_ADMIN, Role.CLIENT_MEMBER, Role.OPS_LEAD, Role.PROVIDER_ADMIN)
 _WORKED_KINDS = (Action.START.value, Action.COMPLETE.value)
 
 
@@ -73,6 +78,8 @@ class NewWorkItem:
     language: str = "en"
     external_ref: str = ""
     due_at: dt.datetime | None = None
+    # Confidential values as (kind, label, value); stored apart and shown masked.
+    sensitive: tuple[tuple[str, str, str], ...] = ()
 
     def digest(self) -> str:
         """A fingerprint of the request, to tell a true repeat from a reused key."""
@@ -84,7 +91,7 @@ def validate_new_item(
     actor: User, request: NewWorkItem, *, at: dt.datetime
 ) -> tuple[Engagement, Service]:
     """Check a request before anything is written; raise :class:`Invalid` with the reason."""
-    if actor.role_enum not in _INTAKE_ROLES:
+    if not can(actor.role_enum, Permission.SUBMIT_WORK):
         raise NotAllowed("Only a client's users or the operations team can submit work.")
     engagements = Engagement.objects.select_related("client")
     if actor.is_client_user:
@@ -105,6 +112,7 @@ def validate_new_item(
         raise Invalid("A title is required.")
     if len(request.title) > 200:
         raise Invalid("The title is longer than 200 characters.")
+    _check_sensitive(request.sensitive)
     if len(request.external_ref) > 100:
         raise Invalid("Your reference is limited to 100 characters.")
     if request.priority not in Priority.values:
@@ -123,6 +131,19 @@ def validate_new_item(
     if not request.language.isalpha() or not 2 <= len(request.language) <= 3:
         raise Invalid("A language is a two- or three-letter code such as en.")
     return engagement, service
+
+
+def _check_sensitive(details: tuple[tuple[str, str, str], ...]) -> None:
+    if len(details) > 10:
+        raise Invalid("An item holds at most 10 confidential details.")
+    for kind, label, value in details:
+        if kind not in SensitiveKind.values:
+            kinds = ", ".join(SensitiveKind.values)
+            raise Invalid(f"A confidential detail's kind is one of: {kinds}.")
+        if not label.strip() or len(label) > 60:
+            raise Invalid("Each confidential detail needs a label of at most 60 characters.")
+        if not value.strip() or len(value) > 500:
+            raise Invalid(f"The confidential detail '{label}' needs a value of 1-500 characters.")
 
 
 def _looks_like_subdivision(code: str) -> bool:
@@ -147,7 +168,7 @@ def do_submit_work_item(
     at = at or timezone.now()
     engagement, service = validate_new_item(actor, request, at=at)
     for upload in files or []:
-        _check_upload(upload)
+        _check_upload(upload, service)
     with transaction.atomic():
         if idempotency_key:
             seen = IdempotencyKey.objects.filter(
@@ -174,6 +195,17 @@ def do_submit_work_item(
             updated_at=at,
         )
         _event(item, actor, "submitted", to_state=State.NEW, at=at)
+        SensitiveDetail.objects.bulk_create(
+            SensitiveDetail(
+                client_id=item.client_id,
+                item=item,
+                kind=kind,
+                label=label.strip(),
+                value=value.strip(),
+                created_at=at,
+            )
+            for kind, label, value in request.sensitive
+        )
         if idempotency_key:
             IdempotencyKey.objects.create(
                 client_id=engagement.client_id,
@@ -496,8 +528,8 @@ def do_assign(
 def _check_visibility(actor: User, visibility: str, what: str) -> None:
     if visibility not in Visibility.values:
         raise Invalid("Visibility must be 'client' or 'internal'.")
-    if actor.is_client_user and visibility == Visibility.INTERNAL:
-        raise NotAllowed(f"Clients cannot add internal {what}.")
+    if visibility == Visibility.INTERNAL and not can(actor.role_enum, Permission.POST_INTERNAL):
+        raise NotAllowed(f"Your role cannot add internal {what}.")
 
 
 def do_add_comment(
@@ -549,7 +581,8 @@ def do_add_comment(
     return comment
 
 
-def _check_upload(upload: UploadedFile) -> None:
+def _check_upload(upload: UploadedFile, service: Service) -> Sniffed:
+    """Refuse an empty or over-size file, or one whose content the service does not accept."""
     from django.conf import settings
 
     limit = settings.RELAYDESK_MAX_UPLOAD_BYTES
@@ -559,28 +592,42 @@ def _check_upload(upload: UploadedFile) -> None:
         raise Invalid(
             f"The file '{upload.name}' is {upload.size:,} bytes; the limit is {limit:,} bytes."
         )
+    try:
+        return check_content(
+            upload,
+            upload.name or "file",
+            service.allowed_file_types or [],
+            service=f"the service '{service.name}'",
+        )
+    except ContentRefused as refusal:
+        raise Invalid(refusal.message) from refusal
 
 
 def _store_attachment(
     item: WorkItem, actor: User, upload: UploadedFile, visibility: str, at: dt.datetime
 ) -> Attachment:
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
+    """Encrypt the upload with the client's data key and store it; name, size and SHA-256
+    are the plaintext's, the content type is what the bytes are."""
+    found = _check_upload(upload, item.service)
     name = get_valid_filename(upload.name or "file")[:255] or "file"
+    encryption_id = uuid.uuid4()
+    sealed = seal_upload(upload, client_id=item.client_id, encryption_id=encryption_id, at=at)
     attachment = Attachment(
         client_id=item.client_id,
         item=item,
         uploaded_by=actor,
         original_name=name,
-        content_type=(upload.content_type or "application/octet-stream")[:100],
-        size=upload.size or 0,
-        sha256=digest.hexdigest(),
+        content_type=found.mime,
+        size=sealed.size,
+        sha256=sealed.sha256,
         visibility=visibility,
         created_at=at,
+        encryption_id=encryption_id,
+        key_version=sealed.key_version,
+        file_kind=found.kind or "",
     )
-    attachment.file.save(name, upload, save=False)
+    with sealed.content:
+        attachment.file.save(name, sealed.content, save=False)
     attachment.save()
     _event(
         item,
@@ -603,9 +650,12 @@ def do_add_attachment(
     source_ip: str | None = None,
     at: dt.datetime | None = None,
 ) -> Attachment:
-    """Attach a file to an item (the client's material or the provider's deliverable)."""
+    """Attach a file to an item (the client's material or the provider's deliverable).
+
+    The content is checked against the item's service once the item is known to
+    be visible, so a refusal never tells anything about an item one cannot see.
+    """
     _check_visibility(actor, visibility, "attachments")
-    _check_upload(upload)
     at = at or timezone.now()
     with transaction.atomic():
         locked = _lock(actor, item, at)
@@ -621,7 +671,12 @@ def do_add_attachment(
             client=locked.client_id,
             source_ip=source_ip,
             at=at,
-            detail={"item": locked.pk, "name": attachment.original_name, "size": attachment.size},
+            detail={
+                "item": locked.pk,
+                "name": attachment.original_name,
+                "size": attachment.size,
+                "kind": attachment.file_kind,
+            },
         )
     return attachment
 
@@ -638,3 +693,30 @@ def do_record_download(
         source_ip=source_ip,
         detail={"item": attachment.item_id, "name": attachment.original_name},
     )
+
+
+def do_reveal_sensitive(
+    actor: User, item: WorkItem, *, source_ip: str | None = None
+) -> list[SensitiveDetail]:
+    """Show an item's confidential values in full, and write the reveal to the audit trail.
+
+    Only people who may see the item and whose role may reveal get them; the
+    audit record names the details revealed, never their values.
+    """
+    if not can(actor.role_enum, Permission.REVEAL_SENSITIVE):
+        raise NotAllowed("Your role cannot reveal confidential details.")
+    if not can_see_item(actor, item):
+        raise NotFound("No such work item.")
+    if can(actor.role_enum, Permission.DO_WORK) and item.owner_id != actor.pk:
+        raise NotAllowed("Take the item first to see its confidential details.")
+    details = list(item.sensitive_details.all())
+    if details:
+        record(
+            actor=actor,
+            action="sensitive.reveal",
+            obj=item,
+            client=item.client_id,
+            source_ip=source_ip,
+            detail={"details": [f"{d.label} ({d.kind})" for d in details]},
+        )
+    return details

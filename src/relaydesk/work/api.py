@@ -24,6 +24,8 @@ from relaydesk.work.schemas import (
     ErrorOut,
     EventOut,
     PersonOut,
+    RevealedOut,
+    SensitiveOut,
     TransitionIn,
     WorkItemIn,
     WorkItemOut,
@@ -33,7 +35,15 @@ from relaydesk.workforce.models import Agent
 
 router = Router(tags=["work items"])
 
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = {
+    400: ErrorOut,  # a body that is not JSON
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
+    429: ErrorOut,
+}
 
 
 def _user(request: HttpRequest) -> User:
@@ -70,6 +80,10 @@ def item_out(user: User, item: WorkItem, *, with_actions: bool = True) -> WorkIt
         created_at=item.created_at,
         updated_at=item.updated_at,
         delivered_at=item.delivered_at,
+        sensitive=[
+            SensitiveOut(id=d.pk, kind=d.kind, label=d.label, masked=d.masked)  # type: ignore[arg-type]
+            for d in item.sensitive_details.all()
+        ],
         allowed_actions=(
             [a.value for a in actions.actions_for(user, item)] if with_actions else None
         ),
@@ -85,7 +99,8 @@ class ItemFilters(Schema):
     owner: str = ""
     search: str = ""
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    # Bounded: a larger offset overflows the database's integer (a 500, not an empty page).
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 @router.get("/work-items", response={200: WorkItemPage, **ERRORS}, summary="List work items")
@@ -131,6 +146,7 @@ def submit_work_item(
             language=payload.language,
             external_ref=payload.external_ref,
             due_at=payload.due_at,
+            sensitive=tuple((d.kind, d.label, d.value) for d in payload.sensitive),
         ),
         idempotency_key=idempotency_key,
         source_ip=client_ip(request),
@@ -259,6 +275,7 @@ def _attachment_out(attachment: Attachment) -> AttachmentOut:
             "api-v1:download_attachment",
             kwargs={"item_id": attachment.item_id, "attachment_id": attachment.pk},
         ),
+        purged_at=attachment.purged_at,
     )
 
 
@@ -297,12 +314,15 @@ def add_attachment(
 
 @router.get(
     "/work-items/{item_id}/attachments/{attachment_id}/content",
-    response={200: None, **ERRORS},
+    response={200: None, 410: ErrorOut, **ERRORS},
     url_name="download_attachment",
     summary="Download a file",
 )
 def download_attachment(request: HttpRequest, item_id: int, attachment_id: int) -> FileResponse:
-    """The file's bytes, as an attachment download. Every download is audited."""
+    """The file's bytes, as an attachment download. Every download is audited.
+
+    A file deleted under the engagement's retention answers 410 Gone.
+    """
     user = _user(request)
     attachment = (
         queries.visible_attachments(user, _item(request, item_id)).filter(pk=attachment_id).first()
@@ -312,3 +332,19 @@ def download_attachment(request: HttpRequest, item_id: int, attachment_id: int) 
     if attachment.size < 0:  # pragma: no cover - guarded by the model
         raise Invalid("Corrupt attachment.")
     return attachment_response(user, attachment, client_ip(request))
+
+
+@router.post(
+    "/work-items/{item_id}/sensitive/reveal",
+    response={200: list[RevealedOut], **ERRORS},
+    summary="Reveal an item's confidential values",
+)
+def reveal_sensitive(request: HttpRequest, item_id: int) -> list[RevealedOut]:
+    """The confidential values in full. Every call is written to the audit trail."""
+    details = actions.do_reveal_sensitive(
+        _user(request), _item(request, item_id), source_ip=client_ip(request)
+    )
+    return [
+        RevealedOut(id=d.pk, kind=d.kind, label=d.label, masked=d.masked, value=d.value)  # type: ignore[arg-type]
+        for d in details
+    ]

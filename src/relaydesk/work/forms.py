@@ -13,7 +13,7 @@ from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement
 from relaydesk.clients.queries import visible_engagements
 from relaydesk.work.actions import NewWorkItem
-from relaydesk.work.models import Priority, Visibility
+from relaydesk.work.models import Priority, SensitiveKind, Visibility
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -61,6 +61,9 @@ class SubmitWorkItemForm(forms.Form):
     )
     attachments = MultipleFileField(required=False, label="Attachments")
 
+    # Up to this many confidential values per request on the form (the API takes ten).
+    SENSITIVE_ROWS = 2
+
     def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         engagements = visible_engagements(actor)
@@ -72,6 +75,39 @@ class SubmitWorkItemForm(forms.Form):
         services = Service.objects.filter(engagements__in=engagements)
         service_field.queryset = services.distinct().select_related("line")
         self.fields["jurisdiction"].widget.attrs["placeholder"] = "US-FL"
+        for row in range(1, self.SENSITIVE_ROWS + 1):
+            self.fields[f"sensitive_kind_{row}"] = forms.ChoiceField(
+                choices=SensitiveKind.choices, required=False, label="Kind"
+            )
+            self.fields[f"sensitive_label_{row}"] = forms.CharField(
+                max_length=60, required=False, label="Label"
+            )
+            self.fields[f"sensitive_value_{row}"] = forms.CharField(
+                max_length=500, required=False, label="Value"
+            )
+
+    def sensitive_rows(self) -> list[tuple[Any, Any, Any]]:
+        """The confidential-detail fields, row by row, for the template."""
+        return [
+            (
+                self[f"sensitive_kind_{n}"],
+                self[f"sensitive_label_{n}"],
+                self[f"sensitive_value_{n}"],
+            )
+            for n in range(1, self.SENSITIVE_ROWS + 1)
+        ]
+
+    def main_fields(self) -> list[Any]:
+        """Every field but the confidential details."""
+        return [field for field in self if not field.name.startswith("sensitive_")]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for n in range(1, self.SENSITIVE_ROWS + 1):
+            label, value = data.get(f"sensitive_label_{n}"), data.get(f"sensitive_value_{n}")
+            if bool(label) != bool(value):
+                self.add_error(f"sensitive_value_{n}", "Give both a label and a value, or neither.")
+        return data
 
     def clean_jurisdiction(self) -> str:
         return str(self.cleaned_data["jurisdiction"]).strip().upper()
@@ -95,6 +131,15 @@ class SubmitWorkItemForm(forms.Form):
             language=data["language"].strip().lower(),
             external_ref=data["external_ref"],
             due_at=data["due_at"],
+            sensitive=tuple(
+                (
+                    data[f"sensitive_kind_{n}"],
+                    data[f"sensitive_label_{n}"],
+                    data[f"sensitive_value_{n}"],
+                )
+                for n in range(1, self.SENSITIVE_ROWS + 1)
+                if data.get(f"sensitive_label_{n}") and data.get(f"sensitive_value_{n}")
+            ),
         )
 
 

@@ -106,7 +106,12 @@ class WorkItem(models.Model):
         return State(self.state)
 
 
-EVENT_LABELS = {"submitted": "Submitted", "commented": "Commented", "attached": "File added"}
+EVENT_LABELS = {
+    "submitted": "Submitted",
+    "commented": "Commented",
+    "attached": "File added",
+    "purged": "Documents deleted under retention",
+}
 PAST_TENSE = {
     "queue": "Queued",
     "assign": "Assigned",
@@ -197,7 +202,16 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 
 class Attachment(models.Model):
-    """A file on an item: the client's material or the provider's deliverable."""
+    """A file on an item: the client's material or the provider's deliverable.
+
+    The stored file is ciphertext (``relaydesk.vault``): encrypted with the
+    client's data key version ``key_version``, bound to the client and to
+    ``encryption_id``. Name, size and SHA-256 describe the plaintext;
+    ``content_type`` and ``file_kind`` come from sniffing its bytes. Files
+    stored before encryption have no ``encryption_id``. A row with
+    ``purged_at`` is a tombstone: its file was deleted under the engagement's
+    retention (``relaydesk.retention``).
+    """
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="attachments")
@@ -213,6 +227,25 @@ class Attachment(models.Model):
         max_length=10, choices=Visibility.choices, default=Visibility.CLIENT
     )
     created_at = models.DateTimeField(default=timezone.now)
+    encryption_id = models.UUIDField(
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="Random id bound into the ciphertext; empty for files stored unencrypted.",
+    )
+    key_version = models.PositiveIntegerField(
+        null=True, blank=True, editable=False, help_text="The client data key version used."
+    )
+    file_kind = models.CharField(
+        max_length=16, blank=True, help_text="What the bytes are: pdf, image, office, text, email."
+    )
+    purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the stored file was deleted under retention; the row stays as a record.",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -237,3 +270,39 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SensitiveKind(models.TextChoices):
+    """What kind of confidential value a detail holds."""
+
+    PHI = "phi", "Health information"
+    BANK_ACCOUNT = "bank_account", "Bank details"
+    NATIONAL_ID = "national_id", "National id / SSN"
+    OTHER = "other", "Other confidential value"
+
+
+class SensitiveDetail(models.Model):
+    """A confidential value attached to an item (a claim number, an IBAN, an SSN).
+
+    Shown masked everywhere; the full value appears only when someone who may
+    see the item reveals it, and every reveal is written to the audit trail.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="sensitive_details")
+    kind = models.CharField(max_length=16, choices=SensitiveKind.choices)
+    label = models.CharField(max_length=60)
+    value = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.masked}"
+
+    @property
+    def masked(self) -> str:
+        """The value with all but its last four characters hidden (all of a short one)."""
+        visible = self.value[-4:] if len(self.value) >= 8 else ""
+        return f"•••• {visible}".strip()

@@ -15,12 +15,18 @@ from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement
 from relaydesk.core.eligibility import AgentProfile, ItemNeeds, first_exclusion
 from relaydesk.core.lifecycle import State
+from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import Role
-from relaydesk.work.models import Attachment, Comment, Visibility, WorkItem, WorkItemEvent
+from relaydesk.work.models import (
+    HELD_STATES,
+    Attachment,
+    Comment,
+    Visibility,
+    WorkItem,
+    WorkItemEvent,
+)
 from relaydesk.workforce.models import Agent
 from relaydesk.workforce.queries import agent_profile
-
-_LEADS = (Role.PROVIDER_ADMIN, Role.OPS_LEAD)
 
 
 def _items() -> QuerySet[WorkItem]:
@@ -30,26 +36,38 @@ def _items() -> QuerySet[WorkItem]:
 
 
 def visible_work_items(actor: User) -> QuerySet[WorkItem]:
-    """Work items ``actor`` may see.
+    """Work items ``actor`` may see, by the permission matrix.
 
     Provider admins and operations leads see every item; a client's users see
-    their client's items; an agent sees the items they hold and the queued
-    items they are eligible for; a reviewer sees the items awaiting review by
-    their role and those they reviewed.
+    their client's items; an agent sees the items they hold right now (not
+    once handed on) and the queued items they are eligible for, both only
+    where the engagement allows delivery from the agent's country; a reviewer
+    sees the items awaiting review by their role and those they reviewed.
     """
     role = actor.role_enum
-    if role in _LEADS:
+    if can(role, Permission.VIEW_ALL_WORK):
         return _items()
-    if actor.is_client_user:
+    if can(role, Permission.VIEW_CLIENT_WORK):
         return _items().filter(client_id=actor.client_id or 0)
-    if role is Role.AGENT:
-        return _items().filter(Q(owner=actor) | _eligible_queue_filter(actor))
-    if role in (Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY):
+    if can(role, Permission.VIEW_HELD_AND_OFFERED_WORK):
+        agent = Agent.objects.filter(user=actor).select_related("site").first()
+        if agent is None:
+            return WorkItem.objects.none()
+        held = Q(owner=actor, state__in=HELD_STATES) & Q(
+            engagement_id__in=_engagements_allowing(agent.site.country)
+        )
+        return _items().filter(held | _eligible_queue_filter(actor))
+    if can(role, Permission.VIEW_REVIEW_QUEUE):
         review_role = Q(service__review_role=role.value)
         if role is Role.QA_REVIEWER:
             review_role |= Q(service__review_role="")
         return _items().filter((Q(state=State.IN_REVIEW.value) & review_role) | Q(reviewer=actor))
     return WorkItem.objects.none()
+
+
+def _engagements_allowing(country: str) -> list[int]:
+    """Engagements whose residency rule allows delivery from ``country``."""
+    return [e.pk for e in Engagement.objects.all() if e.allows_country(country)]
 
 
 def can_see_item(actor: User, item: WorkItem, *, on: dt.date | None = None) -> bool:
@@ -59,22 +77,22 @@ def can_see_item(actor: User, item: WorkItem, *, on: dt.date | None = None) -> b
     locked; ``on`` is the day certifications and clearances must be valid.
     """
     role = actor.role_enum
-    if role in _LEADS:
+    if can(role, Permission.VIEW_ALL_WORK):
         return True
-    if actor.is_client_user:
+    if can(role, Permission.VIEW_CLIENT_WORK):
         return item.client_id == actor.client_id
-    if role is Role.AGENT:
-        if item.owner_id == actor.pk:
+    if can(role, Permission.VIEW_HELD_AND_OFFERED_WORK):
+        agent = Agent.objects.select_related("site").filter(user=actor).first()
+        if agent is None or not item.engagement.allows_country(agent.site.country):
+            return False
+        if item.owner_id == actor.pk and item.state in HELD_STATES:
             return True
         if item.state != State.QUEUED.value:
-            return False
-        agent = Agent.objects.select_related("site").filter(user=actor).first()
-        if agent is None:
             return False
         on = on or timezone.localdate()
         profile = agent_profile(agent, load=0, on=on)
         return first_exclusion(profile, item_needs(item), on, check_capacity=False) is None
-    if role in (Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY):
+    if can(role, Permission.VIEW_REVIEW_QUEUE):
         if item.reviewer_id == actor.pk:
             return True
         wanted = item.service.review_role or Role.QA_REVIEWER.value

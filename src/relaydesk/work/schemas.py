@@ -20,6 +20,17 @@ PRIORITY_VALUES: dict[str, int] = {"low": 1, "normal": 2, "high": 3, "urgent": 4
 PRIORITY_NAMES = {v: k for k, v in PRIORITY_VALUES.items()}
 
 
+SensitiveKindName = Literal["phi", "bank_account", "national_id", "other"]
+
+
+class SensitiveIn(Schema):
+    """A confidential value to store with a new item."""
+
+    kind: SensitiveKindName
+    label: str = Field(min_length=1, max_length=60)
+    value: str = Field(min_length=1, max_length=500)
+
+
 class WorkItemIn(Schema):
     """A new request."""
 
@@ -32,6 +43,26 @@ class WorkItemIn(Schema):
     language: str = Field("en", max_length=3)
     external_ref: str = Field("", max_length=100)
     due_at: dt.datetime | None = Field(None, description="Requested due time, with an offset.")
+    sensitive: list[SensitiveIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Confidential values (bank details, national ids, PHI); shown masked.",
+    )
+
+
+class SensitiveOut(Schema):
+    """A confidential value, masked unless revealed."""
+
+    id: int
+    kind: SensitiveKindName
+    label: str
+    masked: str
+
+
+class RevealedOut(SensitiveOut):
+    """A confidential value in full (the reveal is audited)."""
+
+    value: str
 
 
 class PersonOut(Schema):
@@ -62,6 +93,7 @@ class WorkItemOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
     delivered_at: dt.datetime | None
+    sensitive: list[SensitiveOut] = Field(default_factory=list)
     allowed_actions: list[str] | None = Field(
         None, description="What you may do now (only on single-item answers)."
     )
@@ -142,3 +174,6 @@ class AttachmentOut(Schema):
     uploaded_by: str
     created_at: dt.datetime
     download_url: str
+    purged_at: dt.datetime | None = Field(
+        description="When the file was deleted under retention; its download is then 410."
+    )

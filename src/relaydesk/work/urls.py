@@ -28,6 +28,7 @@ items = (
         path("<int:item_id>/", views.item_detail, name="detail"),
         path("<int:item_id>/actions/<slug:action>/", views.item_act, name="act"),
         path("<int:item_id>/assign/", views.item_assign, name="assign"),
+        path("<int:item_id>/sensitive/", views.item_reveal, name="reveal"),
         path("<int:item_id>/comments/", views.item_comment, name="comment"),
         path("<int:item_id>/attachments/", views.item_attach, name="attach"),
         path(

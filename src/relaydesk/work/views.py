@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,23 +17,22 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from relaydesk.accounts.models import User
+from relaydesk.audit.actions import do_record_denial
 from relaydesk.clients.queries import visible_clients
 from relaydesk.core.eligibility import Exclusion, first_exclusion
 from relaydesk.core.lifecycle import Action, State
-from relaydesk.core.roles import CLIENT_ROLES, Role
+from relaydesk.core.permissions import Permission, can, roles_with
 from relaydesk.errors import ActionRefused
 from relaydesk.permissions import roles_required
 from relaydesk.web import client_ip
 from relaydesk.work import actions, queries
 from relaydesk.work.downloads import attachment_response
 from relaydesk.work.forms import AttachmentForm, CommentForm, ItemFilterForm, SubmitWorkItemForm
-from relaydesk.work.models import PAST_TENSE, WorkItem
+from relaydesk.work.models import PAST_TENSE, WorkItem, WorkItemEvent
 from relaydesk.workforce.models import Agent
 from relaydesk.workforce.queries import agent_profile, visible_agents
 
 PAGE_SIZE = 25
-LEADS = (Role.PROVIDER_ADMIN, Role.OPS_LEAD)
-REVIEWERS = (Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY)
 
 
 def _user(request: HttpRequest) -> User:
@@ -45,11 +45,11 @@ def _user(request: HttpRequest) -> User:
 def home(request: HttpRequest) -> HttpResponse:
     """Send each person to where their work is."""
     role = _user(request).role_enum
-    if role in CLIENT_ROLES:
+    if can(role, Permission.VIEW_CLIENT_WORK):
         return redirect("portal:items")
-    if role is Role.AGENT:
+    if can(role, Permission.VIEW_HELD_AND_OFFERED_WORK):
         return redirect("workspace:home")
-    if role in REVIEWERS:
+    if can(role, Permission.VIEW_REVIEW_QUEUE):
         return redirect("workspace:reviews")
     return redirect("ops:items")
 
@@ -83,7 +83,7 @@ def _listing(
     return render(request, template, context)
 
 
-@roles_required(*CLIENT_ROLES)
+@roles_required(*roles_with(Permission.VIEW_CLIENT_WORK))
 def portal_items(request: HttpRequest) -> HttpResponse:
     """The client's requests, with filters."""
     user = _user(request)
@@ -95,7 +95,7 @@ def portal_items(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(*CLIENT_ROLES, *LEADS)
+@roles_required(*roles_with(Permission.SUBMIT_WORK))
 def portal_submit(request: HttpRequest) -> HttpResponse:
     """Submit a new request, with attachments."""
     user = _user(request)
@@ -121,7 +121,7 @@ def portal_submit(request: HttpRequest) -> HttpResponse:
     return render(request, "work/portal_submit.html", {"form": form}, status=status)
 
 
-@roles_required(Role.AGENT)
+@roles_required(*roles_with(Permission.VIEW_HELD_AND_OFFERED_WORK))
 def workspace_home(request: HttpRequest) -> HttpResponse:
     """An agent's items in hand and the queued items they may take."""
     user = _user(request)
@@ -132,7 +132,10 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
         .order_by("-priority", "created_at")
     )
     queue = visible.filter(state=State.QUEUED.value).order_by("-priority", "created_at")[:50]
-    recent = visible.filter(owner=user, state__in=[State.DELIVERED.value, State.ACCEPTED.value])
+    # Finished items leave the agent's sight; they see how much they completed, not the items.
+    completed_this_week = WorkItemEvent.objects.filter(
+        actor=user, kind=Action.COMPLETE.value, at__gte=timezone.now() - dt.timedelta(days=7)
+    ).count()
     agent = Agent.objects.filter(user=user).select_related("site").first()
     profile = agent_profile(agent) if agent else None
     return render(
@@ -141,14 +144,14 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
         {
             "mine": mine,
             "queue": queue,
-            "recent": recent.order_by("-updated_at")[:10],
+            "completed_this_week": completed_this_week,
             "agent": agent,
             "profile": profile,
         },
     )
 
 
-@roles_required(*REVIEWERS)
+@roles_required(*roles_with(Permission.VIEW_REVIEW_QUEUE))
 def workspace_reviews(request: HttpRequest) -> HttpResponse:
     """Items waiting for this reviewer's role, and their recent reviews."""
     user = _user(request)
@@ -162,7 +165,7 @@ def workspace_reviews(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(*LEADS)
+@roles_required(*roles_with(Permission.VIEW_ALL_WORK))
 def ops_items(request: HttpRequest) -> HttpResponse:
     """Every item, with filters; the operations lead assigns from here."""
     user = _user(request)
@@ -199,7 +202,7 @@ class Candidate:
 def _assign_candidates(user: User, item: WorkItem) -> list[Candidate]:
     """Agents an operations lead may pick, each with why they can't take it if they can't."""
     assignable = (State.QUEUED, State.ASSIGNED, State.IN_PROGRESS, State.REWORK)
-    if user.role_enum not in LEADS or item.state_enum not in assignable:
+    if not can(user.role_enum, Permission.ASSIGN_WORK) or item.state_enum not in assignable:
         return []
     needs = queries.item_needs(item)
     today = timezone.localdate()
@@ -230,6 +233,8 @@ def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
         "attachment_form": AttachmentForm(),
         "can_add_files": item.state_enum.is_open,
         "is_client": user.is_client_user,
+        "sensitive": item.sensitive_details.all(),
+        "can_reveal": can(user.role_enum, Permission.REVEAL_SENSITIVE),
     }
 
 
@@ -253,6 +258,16 @@ def _refused(request: HttpRequest, item: WorkItem, refusal: ActionRefused) -> Ht
     fresh = queries.get_visible_item(_user(request), item.pk)
     if fresh is None:
         raise Http404("No such work item.")
+    if refusal.status == 403:
+        do_record_denial(
+            _user(request),
+            method=request.method or "",
+            path=request.path,
+            reason=refusal.message,
+            obj=fresh,
+            client=fresh.client_id,
+            source_ip=client_ip(request),
+        )
     context = _detail_context(request, fresh)
     context["error"] = refusal.message
     return render(request, "work/item_detail.html", context, status=refusal.status)
@@ -371,7 +386,26 @@ def attachment_download(request: HttpRequest, item_id: int, attachment_id: int) 
     attachment = queries.visible_attachments(user, item).filter(pk=attachment_id).first()
     if attachment is None:
         raise Http404("No such file.")
-    return attachment_response(user, attachment, client_ip(request))
+    try:
+        return attachment_response(user, attachment, client_ip(request))
+    except ActionRefused as refusal:  # the file failed to decrypt: say so on the item page
+        return _refused(request, item, refusal)
+
+
+@login_required
+@require_POST
+def item_reveal(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Reveal the item's confidential values (audited); HTMX gets only that section."""
+    item = _visible_item_or_404(request, item_id)
+    try:
+        details = actions.do_reveal_sensitive(_user(request), item, source_ip=client_ip(request))
+    except ActionRefused as refusal:
+        return _refused(request, item, refusal)
+    context = _detail_context(request, item)
+    context.update(sensitive=details, revealed=True)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "work/item_detail.html#sensitive", context)
+    return render(request, "work/item_detail.html", context)
 
 
 def item_url(item: WorkItem) -> str:
@@ -381,7 +415,7 @@ def item_url(item: WorkItem) -> str:
     return reverse("items:detail", kwargs={"item_id": item.pk})
 
 
-@roles_required(*CLIENT_ROLES)
+@roles_required(*roles_with(Permission.VIEW_CLIENT_WORK) & roles_with(Permission.SUBMIT_WORK))
 def portal_import(request: HttpRequest) -> HttpResponse:
     """Import requests from a CSV file: every row is checked first, and a file with bad
     rows imports nothing unless the client asks to import only the valid rows."""

@@ -10,7 +10,7 @@ from relaydesk.work.schemas import ErrorOut
 from relaydesk.workforce.queries import visible_agents, visible_sites
 
 router = Router(tags=["workforce"])
-ERRORS = {401: ErrorOut, 403: ErrorOut}
+ERRORS = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut}
 
 
 class SiteOut(Schema):

@@ -9,27 +9,23 @@ from django.utils import timezone
 
 from relaydesk.accounts.models import User
 from relaydesk.core.eligibility import AgentProfile, CertificationGrant
-from relaydesk.core.lifecycle import State
+from relaydesk.core.permissions import Permission, can
+from relaydesk.work.models import HELD_STATES
 from relaydesk.workforce.models import Agent, Site
 
-HOLDING_STATES = [
-    State.ASSIGNED.value,
-    State.IN_PROGRESS.value,
-    State.WAITING_ON_CLIENT.value,
-    State.REWORK.value,
-]
+HOLDING_STATES = [state.value for state in HELD_STATES]
 
 
 def visible_sites(actor: User) -> QuerySet[Site]:
-    """Sites the actor may see: provider staff see all, client users none."""
-    if actor.is_client_user:
+    """Sites the actor may see: those who manage the workforce see all, others none."""
+    if not can(actor.role_enum, Permission.VIEW_WORKFORCE):
         return Site.objects.none()
     return Site.objects.all()
 
 
 def visible_agents(actor: User) -> QuerySet[Agent]:
-    """Agents the actor may see, with their current load: provider staff only."""
-    if actor.is_client_user:
+    """Agents the actor may see, with their current load: those who manage the workforce."""
+    if not can(actor.role_enum, Permission.VIEW_WORKFORCE):
         return Agent.objects.none()
     return (
         Agent.objects.select_related("user", "site")

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from relaydesk.demo.builder import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
     DemoAlreadyLoaded,
     build_demo,
     is_demo_loaded,
@@ -38,6 +39,11 @@ def logins_table() -> str:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         if n == 0:
             lines.append("  ".join("-" * width for width in widths))
+    lines.append("")
+    lines.append(
+        f"Provider staff also give a one-time code: add the key {DEMO_TOTP_SECRET} to an "
+        "authenticator app, or run `relaydesk demo-code` for the current one."
+    )
     return "\n".join(line.rstrip() for line in lines)
 
 

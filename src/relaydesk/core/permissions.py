@@ -1,0 +1,175 @@
+"""The permission matrix: which role may do what, in one place.
+
+Lifecycle rules, intake, queries and pages all ask :func:`can` or
+:func:`roles_with`; nothing else in Relaydesk lists roles for a permission.
+Relations to a particular item (the agent holding it, a reviewer who did not
+work on it, a client's own items) are checked on top of this matrix by the
+code that knows the item.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from relaydesk.core.roles import Role
+
+__all__ = ["MATRIX", "Permission", "can", "render_markdown", "roles_with"]
+
+
+class Permission(StrEnum):
+    """Something a role may be allowed to do."""
+
+    SUBMIT_WORK = "submit_work"
+    VIEW_ALL_WORK = "view_all_work"
+    VIEW_CLIENT_WORK = "view_client_work"
+    VIEW_HELD_AND_OFFERED_WORK = "view_held_and_offered_work"
+    VIEW_REVIEW_QUEUE = "view_review_queue"
+    TRIAGE_WORK = "triage_work"
+    ASSIGN_WORK = "assign_work"
+    DO_WORK = "do_work"
+    REVIEW_WORK = "review_work"
+    RESPOND_AS_CLIENT = "respond_as_client"
+    ACCEPT_DELIVERY = "accept_delivery"
+    CANCEL_WORK = "cancel_work"
+    POST_INTERNAL = "post_internal"
+    VIEW_WORKFORCE = "view_workforce"
+    VIEW_ALL_ENGAGEMENTS = "view_all_engagements"
+    REVEAL_SENSITIVE = "reveal_sensitive"
+    VIEW_CLIENT_AUDIT = "view_client_audit"
+    EXPORT_CLIENT_DATA = "export_client_data"
+    USE_BACK_OFFICE = "use_back_office"
+
+    @property
+    def description(self) -> str:
+        """What the permission lets a person do."""
+        return DESCRIPTIONS[self]
+
+
+DESCRIPTIONS: dict[Permission, str] = {
+    Permission.SUBMIT_WORK: "Submit work items (form, API, CSV import)",
+    Permission.VIEW_ALL_WORK: "See every client's work items",
+    Permission.VIEW_CLIENT_WORK: "See their own client's work items",
+    Permission.VIEW_HELD_AND_OFFERED_WORK: "See items they hold and queued items they may take",
+    Permission.VIEW_REVIEW_QUEUE: "See items waiting for their review role",
+    Permission.TRIAGE_WORK: "Queue new items",
+    Permission.ASSIGN_WORK: "Assign, reassign and release items",
+    Permission.DO_WORK: "Take, start, pause for the client, resume, complete and release items",
+    Permission.REVIEW_WORK: "Approve work or return it for rework",
+    Permission.RESPOND_AS_CLIENT: "Answer questions on their client's items (resumes the work)",
+    Permission.ACCEPT_DELIVERY: "Accept delivered work or ask for rework",
+    Permission.CANCEL_WORK: "Cancel items",
+    Permission.POST_INTERNAL: "Post internal comments and files the client does not see",
+    Permission.VIEW_WORKFORCE: "See sites and agents",
+    Permission.VIEW_ALL_ENGAGEMENTS: "See every engagement",
+    Permission.REVEAL_SENSITIVE: "Reveal masked sensitive fields of items they can see (audited)",
+    Permission.VIEW_CLIENT_AUDIT: "Read and export their client's audit trail",
+    Permission.EXPORT_CLIENT_DATA: "Export all of a client's data (clients: their own only)",
+    Permission.USE_BACK_OFFICE: "Use the back office (catalog, sites, agents, engagements)",
+}
+
+_P = Permission
+
+MATRIX: dict[Role, frozenset[Permission]] = {
+    Role.PROVIDER_ADMIN: frozenset(
+        {
+            _P.SUBMIT_WORK,
+            _P.VIEW_ALL_WORK,
+            _P.TRIAGE_WORK,
+            _P.ASSIGN_WORK,
+            _P.CANCEL_WORK,
+            _P.POST_INTERNAL,
+            _P.VIEW_WORKFORCE,
+            _P.VIEW_ALL_ENGAGEMENTS,
+            _P.EXPORT_CLIENT_DATA,
+            _P.USE_BACK_OFFICE,
+        }
+    ),
+    Role.OPS_LEAD: frozenset(
+        {
+            _P.SUBMIT_WORK,
+            _P.VIEW_ALL_WORK,
+            _P.TRIAGE_WORK,
+            _P.ASSIGN_WORK,
+            _P.CANCEL_WORK,
+            _P.POST_INTERNAL,
+            _P.VIEW_WORKFORCE,
+            _P.VIEW_ALL_ENGAGEMENTS,
+            _P.REVEAL_SENSITIVE,
+        }
+    ),
+    Role.AGENT: frozenset(
+        {_P.VIEW_HELD_AND_OFFERED_WORK, _P.DO_WORK, _P.POST_INTERNAL, _P.REVEAL_SENSITIVE}
+    ),
+    Role.QA_REVIEWER: frozenset(
+        {
+            _P.VIEW_REVIEW_QUEUE,
+            _P.REVIEW_WORK,
+            _P.POST_INTERNAL,
+            _P.REVEAL_SENSITIVE,
+        }
+    ),
+    Role.SUPERVISING_ATTORNEY: frozenset(
+        {
+            _P.VIEW_REVIEW_QUEUE,
+            _P.REVIEW_WORK,
+            _P.POST_INTERNAL,
+            _P.REVEAL_SENSITIVE,
+        }
+    ),
+    Role.CLIENT_ADMIN: frozenset(
+        {
+            _P.SUBMIT_WORK,
+            _P.VIEW_CLIENT_WORK,
+            _P.RESPOND_AS_CLIENT,
+            _P.ACCEPT_DELIVERY,
+            _P.CANCEL_WORK,
+            _P.REVEAL_SENSITIVE,
+            _P.VIEW_CLIENT_AUDIT,
+            _P.EXPORT_CLIENT_DATA,
+        }
+    ),
+    Role.CLIENT_MEMBER: frozenset(
+        {
+            _P.SUBMIT_WORK,
+            _P.VIEW_CLIENT_WORK,
+            _P.RESPOND_AS_CLIENT,
+            _P.ACCEPT_DELIVERY,
+            _P.CANCEL_WORK,
+            _P.REVEAL_SENSITIVE,
+        }
+    ),
+}
+
+
+def can(role: Role, permission: Permission) -> bool:
+    """True when ``role`` holds ``permission``."""
+    return permission in MATRIX[role]
+
+
+def roles_with(*permissions: Permission) -> frozenset[Role]:
+    """The roles holding any of ``permissions``."""
+    return frozenset(role for role, held in MATRIX.items() if held & set(permissions))
+
+
+def render_markdown() -> str:
+    """The matrix as a Markdown table, for docs/permissions.md."""
+    roles = list(Role)
+    lines = [
+        "# Permission matrix",
+        "",
+        "Generated from `src/relaydesk/core/permissions.py`; a test fails when this file",
+        "and the code disagree. Regenerate with",
+        '`.venv/bin/python -c "from relaydesk.core.permissions import render_markdown as r;'
+        " print(r(), end='')\" > docs/permissions.md`.",
+        "",
+        "Relations to a particular item come on top: an agent works only items they hold,",
+        "a reviewer never reviews work they did, a client sees and acts on its own items only,",
+        "and a client cancels only before an agent holds the item.",
+        "",
+        "| permission | " + " | ".join(role.label for role in roles) + " |",
+        "| --- | " + " | ".join(":---:" for _ in roles) + " |",
+    ]
+    for permission in Permission:
+        marks = " | ".join("✓" if can(role, permission) else "" for role in roles)
+        lines.append(f"| {permission.description} | {marks} |")
+    return "\n".join(lines) + "\n"

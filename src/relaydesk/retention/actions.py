@@ -1,0 +1,293 @@
+"""The data lifecycle's writes: purging what retention made due, and exporting a client.
+
+``do_purge_expired`` deletes, for every closed item past its engagement's
+``document_retention_days``, the stored files (the Attachment rows stay as
+tombstones with ``purged_at``), the confidential details and the description,
+each item in its own transaction with a ``purged`` timeline event and a
+``retention.purge`` audit record; one ``retention.purge_run`` record sums up
+the run. ``do_export_client`` writes a client's data as a ZIP and records
+``client.export``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.db import transaction
+from django.utils import timezone
+
+from relaydesk.accounts.models import User
+from relaydesk.audit.actions import record
+from relaydesk.clients.models import Client
+from relaydesk.core.permissions import Permission, can
+from relaydesk.core.roles import Role
+from relaydesk.errors import NotAllowed, NotFound
+from relaydesk.retention.export import ExportCounts, write_client_zip
+from relaydesk.retention.queries import expired_items, is_expired, retention_cutoffs
+from relaydesk.work.models import Attachment, SensitiveDetail, WorkItem, WorkItemEvent
+
+logger = logging.getLogger(__name__)
+
+
+def purge_note(days: int) -> str:
+    """The sentence on the item's timeline."""
+    return (
+        f"Documents and confidential details deleted under the engagement's {days}-day retention."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PurgedItem:
+    """One item the purge deleted from (or, in a dry run, would delete from)."""
+
+    item_id: int
+    reference: str
+    client: str
+    engagement: str
+    closed_at: dt.datetime
+    retention_days: int
+    files: int
+    file_bytes: int
+    details: int
+    description: bool
+
+
+@dataclass
+class PurgeRun:
+    """What one run of the purge did."""
+
+    dry_run: bool
+    at: dt.datetime
+    purged: list[PurgedItem] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        """Files deleted."""
+        return sum(p.files for p in self.purged)
+
+    @property
+    def file_bytes(self) -> int:
+        """Plaintext bytes of the files deleted."""
+        return sum(p.file_bytes for p in self.purged)
+
+    @property
+    def details(self) -> int:
+        """Confidential details deleted."""
+        return sum(p.details for p in self.purged)
+
+
+Progress = Callable[[int, int, PurgedItem | None], None]
+
+
+def _what(item: WorkItem, files: list[Attachment], details: int) -> PurgedItem:
+    days = item.engagement.document_retention_days
+    assert days is not None and item.closed_at is not None
+    return PurgedItem(
+        item_id=item.pk,
+        reference=item.reference,
+        client=item.client.name,
+        engagement=item.engagement.name,
+        closed_at=item.closed_at,
+        retention_days=days,
+        files=len(files),
+        file_bytes=sum(a.size for a in files),
+        details=details,
+        description=bool(item.description),
+    )
+
+
+def _preview(item_id: int, now: dt.datetime) -> PurgedItem | None:
+    item = WorkItem.objects.select_related("client", "engagement").filter(pk=item_id).first()
+    if item is None or not is_expired(item, now=now):
+        return None
+    files = list(item.attachments.filter(purged_at__isnull=True))
+    found = _what(item, files, item.sensitive_details.count())
+    return found if found.files or found.details or found.description else None
+
+
+def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedItem | None:
+    """Purge one item in its own transaction; None when nothing (or no longer anything) is due.
+
+    The stored files are deleted last, so a file that cannot be deleted rolls the
+    item back and the next run tries again (a file already gone counts as deleted).
+    """
+    with transaction.atomic():
+        item = (
+            WorkItem.objects.select_for_update(of=("self",))
+            .select_related("client", "engagement")
+            .filter(pk=item_id)
+            .first()
+        )
+        if item is None or not is_expired(item, now=now):
+            return None
+        files = list(item.attachments.select_for_update().filter(purged_at__isnull=True))
+        details = SensitiveDetail.objects.filter(item=item)
+        done = _what(item, files, details.count())
+        if not (done.files or done.details or done.description):
+            return None
+        stored = [(a.file.storage, a.file.name) for a in files if a.file.name]
+        for attachment in files:
+            attachment.purged_at = now
+            attachment.file.name = ""
+            attachment.save(update_fields=["purged_at", "file"])
+        details.delete()
+        item.description = ""
+        item.save(update_fields=["description"])
+        WorkItemEvent.objects.create(
+            client_id=item.client_id,
+            item=item,
+            at=now,
+            actor=actor,
+            kind="purged",
+            note=purge_note(done.retention_days),
+            internal=False,
+            data={"files": done.files, "details": done.details},
+        )
+        record(
+            actor=actor,
+            action="retention.purge",
+            obj=item,
+            client=item.client_id,
+            at=now,
+            detail={
+                "reference": item.reference,
+                "engagement": item.engagement_id,
+                "retention_days": done.retention_days,
+                "closed_at": done.closed_at.isoformat(),
+                "files": done.files,
+                "bytes": done.file_bytes,
+                "details": done.details,
+                "description": done.description,
+            },
+        )
+        for storage, name in stored:
+            storage.delete(name)
+    return done
+
+
+def do_purge_expired(
+    actor: User | None = None,
+    *,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> PurgeRun:
+    """Delete the documents, confidential details and descriptions that retention made due.
+
+    ``actor`` is a provider admin, or None for the system (the scheduled task or
+    ``relaydesk purge``). Each item is purged in its own transaction, so a failure
+    leaves the others done and that one untouched; running again finds only what
+    is still due, so a second run changes nothing. ``dry_run`` only lists. After
+    each item ``progress(done, total, purged_or_None)`` is called.
+    """
+    if actor is not None and actor.role_enum is not Role.PROVIDER_ADMIN:
+        raise NotAllowed("Only a provider admin can purge documents under retention.")
+    now = now or timezone.now()
+    run = PurgeRun(dry_run=dry_run, at=now)
+    due = list(expired_items(now=now).values_list("pk", flat=True))
+    for done, item_id in enumerate(due, start=1):
+        outcome: PurgedItem | None = None
+        if dry_run:
+            outcome = _preview(item_id, now)
+        else:
+            try:
+                outcome = _purge_item(actor, item_id, now)
+            except Exception as problem:  # one item's failure must not stop the run
+                logger.exception("Retention purge of item %s failed", item_id)
+                run.failed.append((f"RD-{item_id}", f"{type(problem).__name__}: {problem}"))
+        if outcome is not None:
+            run.purged.append(outcome)
+        if progress is not None:
+            progress(done, len(due), outcome)
+    if not dry_run:
+        with transaction.atomic():
+            record(
+                actor=actor,
+                action="retention.purge_run",
+                obj=None,
+                at=now,
+                detail={
+                    "items": len(run.purged),
+                    "files": run.files,
+                    "bytes": run.file_bytes,
+                    "details": run.details,
+                    "failed": [reference for reference, _ in run.failed][:100],
+                    "engagements_with_retention": len(retention_cutoffs(now=now)),
+                },
+            )
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What an export wrote: its size in bytes and what it holds."""
+
+    size: int
+    counts: ExportCounts
+
+
+def check_export(actor: User | None, client: Client) -> None:
+    """Refuse an export ``actor`` may not make; None is the provider's operator.
+
+    Another client's people get 404, as if the client did not exist; provider
+    staff and client members without the permission get 403.
+    """
+    if actor is None:
+        return
+    if actor.is_client_user and actor.client_id != client.pk:
+        raise NotFound("No such client.")
+    if not can(actor.role_enum, Permission.EXPORT_CLIENT_DATA):
+        raise NotAllowed(
+            "Only the client's admins (and the provider's admins) can export its data."
+        )
+
+
+def do_export_client(
+    actor: User | None,
+    client: Client,
+    *,
+    destination: IO[bytes],
+    source_ip: str | None = None,
+    at: dt.datetime | None = None,
+) -> ExportResult:
+    """Write all of ``client``'s data into ``destination`` as a ZIP, and audit it.
+
+    ``destination`` is an open, writable binary file. The ZIP holds what the
+    client may read: its records, client-visible timeline, comments and files
+    (decrypted) and confidential details in full. It is read outside a
+    transaction (a long export must not hold the database's write lock); the
+    ``client.export`` record with size and counts is written once it is complete.
+    """
+    check_export(actor, client)
+    at = at or timezone.now()
+    start = destination.tell()
+    counts = write_client_zip(client, destination, at=at)
+    size = destination.tell() - start
+    with transaction.atomic():
+        record(
+            actor=actor,
+            action="client.export",
+            obj=client,
+            client=client,
+            source_ip=source_ip,
+            at=at,
+            detail={
+                "bytes": size,
+                "engagements": counts.engagements,
+                "users": counts.users,
+                "items": counts.items,
+                "events": counts.events,
+                "comments": counts.comments,
+                "files": counts.files,
+                "file_bytes": counts.file_bytes,
+                "purged_files": counts.purged_files,
+                "details": counts.details,
+                "unreadable_files": counts.unreadable[:100],
+            },
+        )
+    return ExportResult(size=size, counts=counts)

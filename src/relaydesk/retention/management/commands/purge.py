@@ -1,0 +1,64 @@
+"""``relaydesk purge [--dry-run]``: delete what retention made due; run it daily from cron.
+
+Lists each item with ``--dry-run`` (and at ``-v 2``); otherwise prints progress
+every ``PROGRESS_EVERY`` items and a summary. Exits 1 when an item failed (it is
+left untouched and tried again next run).
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import filesizeformat
+
+from relaydesk.retention.actions import PurgedItem, do_purge_expired
+
+PROGRESS_EVERY = 100
+
+
+def describe(line: PurgedItem) -> str:
+    """One item as the command prints it."""
+    parts = [f"{line.files} file(s) ({filesizeformat(line.file_bytes)})"]
+    parts.append(f"{line.details} confidential detail(s)")
+    if line.description:
+        parts.append("description")
+    return (
+        f"{line.reference} {line.client} · {line.engagement}: {', '.join(parts)}; "
+        f"closed {line.closed_at:%Y-%m-%d}, {line.retention_days}-day retention"
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete files, confidential details and descriptions of closed items past their "
+        "engagement's retention (--dry-run lists them)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would be deleted; change nothing."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        dry_run: bool = options["dry_run"]
+        verbosity: int = options["verbosity"]
+
+        def progress(done: int, total: int, line: PurgedItem | None) -> None:
+            if line is not None and (dry_run or verbosity >= 2):
+                self.stdout.write(f"  [{done}/{total}] {describe(line)}")
+            elif verbosity >= 1 and (done % PROGRESS_EVERY == 0 or done == total):
+                self.stdout.write(f"  [{done}/{total}] items checked")
+
+        run = do_purge_expired(None, dry_run=dry_run, progress=progress)
+        verb = "Would delete" if dry_run else "Deleted"
+        if verbosity >= 1 or dry_run:
+            self.stdout.write(
+                f"{verb} {run.files} file(s) ({filesizeformat(run.file_bytes)}) and "
+                f"{run.details} confidential detail(s) of {len(run.purged)} item(s)."
+            )
+        for reference, reason in run.failed:
+            self.stderr.write(f"  {reference}: not purged ({reason}); it is tried again next run.")
+        if run.failed:
+            raise CommandError(f"{len(run.failed)} item(s) could not be purged.")

@@ -1,0 +1,1 @@
+"""Documents at rest: per-client data keys, envelope encryption and upload content checks."""

@@ -1,0 +1,294 @@
+"""Every write of the vault: data keys, sealed files, decryption failures, key rotation.
+
+Files are encrypted with their client's data key (see :mod:`relaydesk.vault.crypto`);
+the data key is stored wrapped by the master key (:mod:`relaydesk.vault.keys`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from relaydesk.audit.actions import record
+from relaydesk.core.roles import Role
+from relaydesk.errors import Conflict, Invalid, NotAllowed
+from relaydesk.vault.crypto import (
+    DecryptionError,
+    attachment_aad,
+    data_key_aad,
+    decrypt_stream,
+    encrypt_stream,
+    new_key,
+    unwrap_key,
+    wrap_key,
+)
+from relaydesk.vault.keys import KeyUnavailable, MasterKey, load_master_key, replace_key_file
+from relaydesk.vault.models import ClientDataKey
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from relaydesk.accounts.models import User
+    from relaydesk.work.models import Attachment
+
+logger = logging.getLogger(__name__)
+
+CANNOT_DECRYPT = "This file cannot be decrypted; it may have been tampered with."
+
+
+class CannotDecrypt(Conflict):
+    """A stored file failed authentication (HTTP 409); ``reason`` is for the audit trail."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(CANNOT_DECRYPT)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SealedFile:
+    """An upload encrypted into a temporary file, with facts about its plaintext."""
+
+    content: File
+    size: int
+    sha256: str
+    key_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    """What a master-key rotation did."""
+
+    old_key_id: str
+    new_key_id: str
+    rewrapped: int
+    clients: int
+
+
+def _unwrap(row: ClientDataKey, master: MasterKey) -> bytes:
+    """The plain data key of ``row``; :class:`KeyUnavailable` with the reason if it won't open."""
+    if row.master_key_id != master.id:
+        raise KeyUnavailable(
+            f"Data key v{row.version} of client {row.client_id} is wrapped by master key "
+            f"{row.master_key_id}, but the configured master key ({master.source}) is {master.id}."
+        )
+    try:
+        return unwrap_key(
+            master.key, bytes(row.wrapped_key), data_key_aad(row.client_id, row.version)
+        )
+    except DecryptionError as error:
+        raise KeyUnavailable(
+            f"Data key v{row.version} of client {row.client_id} does not unwrap with master key "
+            f"{master.id}: the stored key was altered."
+        ) from error
+
+
+def current_data_key(client_id: int, *, at: dt.datetime) -> tuple[int, bytes]:
+    """The client's newest data key as (version, key); the first is created here and audited.
+
+    Call inside the caller's transaction; a failure to load or open the key is a
+    :class:`Conflict` that stores nothing.
+    """
+    try:
+        row = ClientDataKey.objects.filter(client_id=client_id).order_by("-version").first()
+        if row is None:
+            master = load_master_key(create=not ClientDataKey.objects.exists())
+            key = new_key()
+            try:
+                with transaction.atomic():
+                    row = ClientDataKey.objects.create(
+                        client_id=client_id,
+                        version=1,
+                        wrapped_key=wrap_key(master.key, key, data_key_aad(client_id, 1)),
+                        master_key_id=master.id,
+                        created_at=at,
+                    )
+                    record(
+                        actor=None,
+                        action="vault.data_key.create",
+                        obj=row,
+                        client=client_id,
+                        at=at,
+                        detail={"version": 1, "master_key_id": master.id},
+                    )
+                return 1, key
+            except IntegrityError:  # created by a concurrent upload; use theirs
+                row = ClientDataKey.objects.filter(client_id=client_id).order_by("-version").get()
+        return row.version, _unwrap(row, load_master_key(create=False))
+    except KeyUnavailable as problem:
+        logger.error("Cannot encrypt files for client %s: %s", client_id, problem)
+        raise Conflict(
+            "Files cannot be stored right now: the encryption key is not available. "
+            "Tell your administrator; nothing was stored."
+        ) from problem
+
+
+def seal_upload(
+    upload: UploadedFile, *, client_id: int, encryption_id: uuid.UUID, at: dt.datetime
+) -> SealedFile:
+    """Encrypt ``upload`` for one attachment of one client into a temporary file.
+
+    The caller saves ``content`` as the attachment's file and closes it.
+    """
+    version, key = current_data_key(client_id, at=at)
+    aad = attachment_aad(client_id, str(encryption_id), version)
+    digest = hashlib.sha256()
+    size = 0
+
+    def plaintext() -> Iterator[bytes]:
+        nonlocal size
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+
+    out = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - the caller closes it
+    for piece in encrypt_stream(key, plaintext(), aad):
+        out.write(piece)
+    out.seek(0)
+    return SealedFile(File(out), size=size, sha256=digest.hexdigest(), key_version=version)
+
+
+def _attachment_key(attachment: Attachment) -> tuple[bytes, bytes]:
+    if attachment.key_version is None:
+        raise CannotDecrypt("The attachment names no data key version.")
+    row = ClientDataKey.objects.filter(
+        client_id=attachment.client_id, version=attachment.key_version
+    ).first()
+    if row is None:
+        raise CannotDecrypt(
+            f"Client {attachment.client_id} has no data key v{attachment.key_version}."
+        )
+    try:
+        key = _unwrap(row, load_master_key(create=False))
+    except KeyUnavailable as problem:
+        raise CannotDecrypt(str(problem)) from problem
+    aad = attachment_aad(attachment.client_id, str(attachment.encryption_id), row.version)
+    return key, aad
+
+
+def _decrypted(attachment: Attachment, key: bytes, aad: bytes) -> Iterator[bytes]:
+    with attachment.file.open("rb") as stored:
+        yield from decrypt_stream(key, stored, aad)
+
+
+def plaintext_of(attachment: Attachment) -> Iterator[bytes]:
+    """The file's plaintext, checked whole before the first byte is returned.
+
+    Raises :class:`CannotDecrypt` (with the reason) when the key is missing or
+    wrong, or when any byte of the file, its client or its attachment id was
+    changed. Files stored before encryption (no ``encryption_id``) are returned
+    as they are.
+    """
+    if attachment.encryption_id is None:
+        return _legacy(attachment)
+    key, aad = _attachment_key(attachment)
+    try:
+        for _ in _decrypted(attachment, key, aad):
+            pass
+    except DecryptionError as problem:
+        raise CannotDecrypt(str(problem)) from problem
+    except OSError as problem:
+        raise CannotDecrypt(f"The stored file cannot be read ({problem.strerror}).") from problem
+    return _decrypted(attachment, key, aad)
+
+
+def _legacy(attachment: Attachment) -> Iterator[bytes]:
+    with attachment.file.open("rb") as stored:
+        yield from stored.chunks()
+
+
+def do_record_decrypt_failure(
+    actor: User, attachment: Attachment, reason: str, *, source_ip: str | None = None
+) -> None:
+    """Audit a download that failed to decrypt, and tell the operators' log (no key material)."""
+    logger.warning("Attachment %s cannot be decrypted: %s", attachment.pk, reason)
+    with transaction.atomic():
+        record(
+            actor=actor,
+            action="attachment.decrypt_failed",
+            obj=attachment,
+            client=attachment.client_id,
+            source_ip=source_ip,
+            detail={
+                "item": attachment.item_id,
+                "name": attachment.original_name,
+                "reason": reason[:500],
+            },
+        )
+
+
+def do_rotate_keys(
+    actor: User | None,
+    new_master: MasterKey,
+    *,
+    install: bool = True,
+    progress: Callable[[int, int, ClientDataKey], None] | None = None,
+    at: dt.datetime | None = None,
+) -> RotationResult:
+    """Re-wrap every client's data key under ``new_master``; all or nothing, audited.
+
+    Files are not touched: their data keys stay the same. ``actor`` is a provider
+    admin, or None for the operator at the command line. With ``install`` and a
+    master key read from a key file, that file is replaced by the new key once
+    the transaction commits, so running processes pick it up at their next file.
+    """
+    if actor is not None and actor.role_enum is not Role.PROVIDER_ADMIN:
+        raise NotAllowed("Only a provider admin can rotate the master key.")
+    at = at or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            ClientDataKey.objects.select_for_update(of=("self",))
+            .select_related("client")
+            .order_by("client_id", "version")
+        )
+        try:
+            current = load_master_key(create=not rows)
+        except KeyUnavailable as problem:
+            raise Conflict(f"{problem} Nothing was changed.") from problem
+        if new_master.id == current.id:
+            raise Invalid(
+                f"The new master key is the one in use ({current.id}); nothing was changed."
+            )
+        for done, row in enumerate(rows, start=1):
+            try:
+                key = _unwrap(row, current)
+            except KeyUnavailable as problem:
+                raise Conflict(f"{problem} Nothing was changed.") from problem
+            row.wrapped_key = wrap_key(
+                new_master.key, key, data_key_aad(row.client_id, row.version)
+            )
+            row.master_key_id = new_master.id
+            row.rewrapped_at = at
+            row.save(update_fields=["wrapped_key", "master_key_id", "rewrapped_at"])
+            if progress is not None:
+                progress(done, len(rows), row)
+        clients = len({row.client_id for row in rows})
+        record(
+            actor=actor,
+            action="vault.keys.rotate",
+            obj=None,
+            at=at,
+            detail={
+                "from": current.id,
+                "to": new_master.id,
+                "data_keys": len(rows),
+                "clients": clients,
+                "installed_into": str(current.path) if install and current.path else "",
+            },
+        )
+        if install and current.path is not None and current.path != new_master.path:
+            path = current.path
+            transaction.on_commit(lambda: replace_key_file(path, new_master.key))
+    return RotationResult(
+        old_key_id=current.id, new_key_id=new_master.id, rewrapped=len(rows), clients=clients
+    )

@@ -1,0 +1,37 @@
+"""The Security & compliance statement follows the configuration; it cannot claim what is off."""
+
+from __future__ import annotations
+
+from django.test import override_settings
+
+from tests.conftest import World, login, submit
+
+
+def test_client_reads_its_own_statement_from_the_live_configuration(world: World) -> None:
+    submit(world.member_a, world.engagement_a, with_file=True)
+    page = login(world.member_a).get("/clients/security/").content.decode()
+    assert "Alpha Law" in page and "Bravo Retail" not in page
+    assert "PIP claims" in page and "PIP no-fault law" in page  # the engagement's certification
+    assert "PH, US" in page and "Manila" in page  # residency and the sites it allows
+    assert "1 stored, all encrypted" in page
+    assert "Optional" in page  # the client has not required MFA
+
+
+def test_the_statement_changes_when_a_control_changes(world: World) -> None:
+    world.client_a.require_mfa = True
+    world.client_a.save()
+    world.engagement_a.allowed_countries = ["US"]
+    world.engagement_a.save()
+    with override_settings(AXES_FAILURE_LIMIT=3):
+        page = login(world.client_admin_a).get("/clients/security/").content.decode()
+    assert "required by your admin" in page
+    assert "After 3 failed attempts" in page
+    assert "<td>US</td>" in page
+
+
+def test_provider_leads_see_every_clients_statement_agents_none(world: World) -> None:
+    lead = login(world.lead)
+    assert "Bravo Retail" in lead.get("/clients/").content.decode()
+    assert lead.get(f"/clients/{world.client_b.slug}/security/").status_code == 200
+    assert login(world.agent).get(f"/clients/{world.client_b.slug}/security/").status_code == 403
+    assert login(world.member_a).get(f"/clients/{world.client_b.slug}/security/").status_code == 404
