@@ -69,7 +69,7 @@ class _SettingRateThrottle(BaseThrottle):
 
     def ident(self, request: HttpRequest) -> str | None:
         """Whom the request is counted against; ``None`` leaves it uncounted."""
-        raise NotImplementedError
+        raise NotImplementedError("Each throttle says whom a request is counted against.")
 
     def allow_request(self, request: HttpRequest) -> bool:
         ident = self.ident(request)
