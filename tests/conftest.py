@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -220,3 +221,59 @@ def _fresh_cache() -> None:
 def now() -> dt.datetime:
     """The current time (aware, UTC)."""
     return timezone.now()
+
+
+# On PostgreSQL the suite runs as a plain application role, as production does, so
+# row-level security binds every test; fixtures act for the provider by default and
+# each request narrows to its person's scope. RELAYDESK_TEST_AS_OWNER=1 turns it off.
+APP_ROLE = "relaydesk_test_app"
+
+
+def _act_as_app_role(sender: object, connection: object, **kwargs: object) -> None:
+    from relaydesk.tenancy.rowsecurity import PROVIDER
+
+    if getattr(connection, "vendor", "") != "postgresql":
+        return
+    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"SET ROLE {APP_ROLE}")
+        cursor.execute("SELECT set_config('relaydesk.scope', %s, false)", [PROVIDER.kind])
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[None]:
+    """After the test database is built, connect to it as the application's role."""
+    import os
+
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
+
+    if connection.vendor != "postgresql" or os.environ.get("RELAYDESK_TEST_AS_OWNER"):
+        yield
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN")
+        for statement in grant_statements(APP_ROLE):
+            cursor.execute(statement)
+    connection_created.connect(_act_as_app_role, dispatch_uid="tests-app-role")
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        _act_as_app_role(None, connection)
+    yield
+    connection_created.disconnect(dispatch_uid="tests-app-role")
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute("RESET ROLE")  # the owner drops the test database
+
+
+@pytest.fixture
+def as_owner(db: None) -> None:
+    """For the rest of the test, the connection is the database owner again (superuser)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL ROLE NONE")

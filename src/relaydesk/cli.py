@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "keys": "Document keys: relaydesk keys status | rotate --new-key-file PATH | new --out PATH.",
     "purge": "Delete documents past their retention (run daily): relaydesk purge [--dry-run].",
     "export-client": "Export a client's data: relaydesk export-client SLUG --out FILE.zip.",
+    "grant-app-role": "PostgreSQL: give the app's own role its rights (run as the owner).",
 }
 
 _DJANGO_NAMES = {
@@ -28,6 +29,7 @@ _DJANGO_NAMES = {
     "import-work": "import_work",
     "demo-code": "demo_code",
     "export-client": "export_client",
+    "grant-app-role": "grant_app_role",
 }
 
 
@@ -48,6 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
 
     command, rest = args[0], args[1:]
+    if command not in {"serve", "runserver"}:
+        # The operator and the worker act for the provider; web requests carry their own scope.
+        from relaydesk.tenancy.rowsecurity import trust_this_process
+
+        trust_this_process()
     if command == "serve":
         host = os.environ.get("HOST", "127.0.0.1")
         port = os.environ.get("PORT", "8000")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponseBase
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -12,3 +15,27 @@ def client_ip(request: HttpRequest) -> str | None:
     REMOTE_ADDR itself.
     """
     return request.META.get("REMOTE_ADDR") or None
+
+
+# The address of the request being served, for records written far from the view
+# (the back office's log entries reach the audit trail through a signal).
+_request_ip: ContextVar[str | None] = ContextVar("relaydesk_request_ip", default=None)
+
+
+def current_request_ip() -> str | None:
+    """The address of the request this code runs for, or ``None`` outside a request."""
+    return _request_ip.get()
+
+
+class RequestAddressMiddleware:
+    """Make :func:`client_ip` of the current request available to signal receivers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        token = _request_ip.set(client_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _request_ip.reset(token)

@@ -70,8 +70,10 @@ ATTEMPTS = {
 }
 
 
+# The triggers bind the tables' owner too, so these tests run as the owner; the
+# application's own role is refused even earlier, by its grants (below).
 @pytest.mark.parametrize("attempt", ATTEMPTS)
-def test_records_cannot_be_changed_or_removed(world: World, attempt: str) -> None:
+def test_records_cannot_be_changed_or_removed(world: World, as_owner: None, attempt: str) -> None:
     target = records_written(world, 1)[0]
     before = list(AuditRecord.objects.order_by("seq").values_list("seq", "action", "hash"))
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -79,7 +81,7 @@ def test_records_cannot_be_changed_or_removed(world: World, attempt: str) -> Non
     assert list(AuditRecord.objects.order_by("seq").values_list("seq", "action", "hash")) == before
 
 
-def test_postgresql_refuses_truncate_too(world: World) -> None:
+def test_postgresql_refuses_truncate_too(world: World, as_owner: None) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("TRUNCATE is PostgreSQL's")
     records_written(world, 1)
@@ -87,6 +89,16 @@ def test_postgresql_refuses_truncate_too(world: World) -> None:
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         sql("TRUNCATE audit_auditrecord CASCADE")
     assert AuditRecord.objects.exists()
+
+
+@pytest.mark.parametrize("attempt", ["sql update", "sql delete"])
+def test_the_applications_database_role_may_not_even_try(world: World, attempt: str) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("database roles are PostgreSQL's")
+    target = records_written(world, 1)[0]
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+        ATTEMPTS[attempt](target)
+    assert AuditRecord.objects.filter(pk=target.pk, hash=target.hash).exists()
 
 
 def test_a_person_in_the_trail_cannot_be_deleted_only_deactivated(world: World) -> None:
@@ -97,7 +109,7 @@ def test_a_person_in_the_trail_cannot_be_deleted_only_deactivated(world: World) 
 
 
 def test_the_flush_command_refuses_on_a_database_that_is_not_a_test_database(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, as_owner: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records_written(world, 1)
     monkeypatch.setattr(guard, "is_test_database", lambda connection: False)
@@ -109,6 +121,7 @@ def test_the_flush_command_refuses_on_a_database_that_is_not_a_test_database(
 
 def test_flush_on_the_test_database_empties_the_trail_and_keeps_the_triggers(
     world: World,
+    as_owner: None,
 ) -> None:
     """What Django does between transactional tests; rolled back with this test."""
     records_written(world, 1)
@@ -126,7 +139,7 @@ def test_flush_on_the_test_database_empties_the_trail_and_keeps_the_triggers(
 # rolls back (triggers included) when the test ends.
 
 
-def test_an_edited_record_is_named_as_edited(world: World) -> None:
+def test_an_edited_record_is_named_as_edited(world: World, as_owner: None) -> None:
     trail = records_written(world)
     victim = trail[1]
     guard.remove(connection)
@@ -138,7 +151,7 @@ def test_an_edited_record_is_named_as_edited(world: World) -> None:
     assert f"intact (up to #{victim.seq - 1})" in message
 
 
-def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(world: World) -> None:
+def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(world: World, as_owner: None) -> None:
     from relaydesk.audit.chain import HASHED_FIELDS, record_hash
 
     trail = records_written(world)
@@ -155,7 +168,7 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(world: World) -> No
     assert "prev_hash mismatch" in message
 
 
-def test_a_removed_record_is_named_as_missing(world: World) -> None:
+def test_a_removed_record_is_named_as_missing(world: World, as_owner: None) -> None:
     trail = records_written(world)
     guard.remove(connection)
     sql("DELETE FROM audit_auditrecord WHERE id = %s", [trail[2].pk])
@@ -164,7 +177,7 @@ def test_a_removed_record_is_named_as_missing(world: World) -> None:
     assert f"record #{trail[2].seq} is missing" in message
 
 
-def test_a_forged_record_inserted_by_sql_is_detected(world: World) -> None:
+def test_a_forged_record_inserted_by_sql_is_detected(world: World, as_owner: None) -> None:
     trail = records_written(world)
     last = trail[-1]
     sql(
@@ -178,7 +191,7 @@ def test_a_forged_record_inserted_by_sql_is_detected(world: World) -> None:
     assert "hash mismatch" in message
 
 
-def test_verify_reports_missing_triggers(world: World) -> None:
+def test_verify_reports_missing_triggers(world: World, as_owner: None) -> None:
     records_written(world, 1)
     guard.remove(connection)
     with pytest.raises(CommandError, match=r"append-only triggers .* are missing") as caught:

@@ -42,7 +42,9 @@ def export(browser: HttpClient, query: str = "") -> list[dict[str, str]]:
 def test_client_admin_sees_only_their_clients_records_linked_to_their_items(world: World) -> None:
     mine, theirs = trails(world)
     page = body(login(world.client_admin_a).get("/portal/audit/"))
-    assert "work_item.submit" in page
+    assert "work_item.submit" in page  # the code, kept as the filter's value and a tooltip
+    assert ">Request submitted</span>" in page  # and what it means, in words
+    assert "service: data-entry" not in page and "Service: Data entry" in page
     assert mine in page and f'href="/items/{mine.split("-")[-1]}/"' in page
     assert theirs not in page
     assert world.member_b.email not in page and world.member_a.email in page

@@ -170,6 +170,7 @@ def test_a_back_office_change_is_recorded_with_its_change_message(world: World) 
     assert response.status_code == 302, response.content.decode()[:2000]
     [change] = new_records(before, "admin.change")
     assert change.actor == root
+    assert change.source_ip == "127.0.0.1"  # the test client's address
     assert (change.object_type, change.object_id) == ("Site", str(site.pk))
     assert change.detail["object"] == "Pune West"
     assert "Name" in change.detail["change"]
@@ -196,3 +197,4 @@ def test_back_office_bulk_deletion_records_each_object(world: World) -> None:
     deleted = new_records(before, "admin.delete")
     assert sorted(r.object_id for r in deleted) == sorted(str(s.pk) for s in sites)
     assert {r.detail["object"] for r in deleted} == {"Site 0", "Site 1", "Site 2"}
+    assert {r.source_ip for r in deleted} == {"127.0.0.1"}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client as HttpClient
 from django.test import override_settings
 
@@ -22,11 +23,16 @@ from tests.conftest import PASSWORD, World, login
 from tests.test_isolation import _fill, _target_for, page_routes
 
 
-def _deploy_check(tmp_path: Path, secret_key: str) -> subprocess.CompletedProcess[str]:
+def _deploy_check(
+    tmp_path: Path, secret_key: str, *, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     # A real deployment's environment: nothing the test run itself set (the browser tests
     # set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright, which the deploy check rightly refuses).
-    unset = ("DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    # The database is SQLite unless given: the PostgreSQL role is checked on its own below.
+    unset = ("DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL")
     environment = {k: v for k, v in os.environ.items() if k not in unset}
+    if database_url:
+        environment["DATABASE_URL"] = database_url
     environment.update(
         DJANGO_SETTINGS_MODULE="relaydesk.config.settings",
         RELAYDESK_ENV="production",
@@ -48,6 +54,22 @@ def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
     result = _deploy_check(tmp_path, secrets.token_urlsafe(64))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL only"
+)
+@pytest.mark.django_db
+def test_the_deploy_check_refuses_a_database_role_that_bypasses_row_security(
+    tmp_path: Path,
+) -> None:
+    # The test run connects as a superuser: fine for tests, refused for production.
+    test_database = connection.settings_dict
+    url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**test_database)
+    result = _deploy_check(tmp_path, secrets.token_urlsafe(64), database_url=url)
+    assert result.returncode != 0
+    assert "relaydesk.E001" in result.stdout + result.stderr
+    assert "is a superuser" in result.stdout + result.stderr
 
 
 def test_the_deploy_check_refuses_a_weak_secret_key(tmp_path: Path) -> None:

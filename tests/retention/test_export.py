@@ -136,7 +136,7 @@ def test_the_export_of_client_a_holds_its_data_and_files_as_uploaded_and_nothing
     assert (record.detail["items"], record.detail["files"], record.detail["details"]) == (1, 1, 2)
 
 
-def test_purged_files_are_listed_without_content(world: World) -> None:
+def test_purged_files_and_comments_are_listed_without_content(world: World) -> None:
     keep_for(world.engagement_a, 30)
     old = make_item(world, world.engagement_a, title="Old", closed_days_ago=40)
     do_purge_expired()
@@ -148,6 +148,8 @@ def test_purged_files_are_listed_without_content(world: World) -> None:
     assert entry["files"][0]["path"] is None and entry["files"][0]["purged_at"]
     assert entry["confidential_details"] == [] and entry["description"] == ""
     assert result.counts.purged_files == 1
+    (comment,) = entry["comments"]  # the client's own; the internal one stays out
+    assert comment["body"] == "" and comment["purged_at"] and comment["author"] == "Member"
 
 
 @pytest.mark.parametrize(

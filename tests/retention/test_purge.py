@@ -1,8 +1,9 @@
 """Retention: closed items past their engagement's retention lose their documents, nothing else.
 
 Given items on engagements with and without a retention, when the purge runs, then
-only closed items past it lose their stored files, confidential details and
-description; their record, timeline and tombstones stay, and downloads say 410.
+only closed items past it lose their stored files, confidential details,
+description and comment bodies; their record, timeline and tombstones (files,
+comments with author and time) stay, and downloads say 410.
 """
 
 from __future__ import annotations
@@ -27,12 +28,20 @@ from relaydesk.core.lifecycle import Action, State
 from relaydesk.errors import NotAllowed
 from relaydesk.retention.actions import do_purge_expired
 from relaydesk.retention.tasks import purge_expired
-from relaydesk.work.actions import NewWorkItem, do_assign, do_submit_work_item, do_transition
-from relaydesk.work.models import Attachment, SensitiveDetail, WorkItem
+from relaydesk.work.actions import (
+    NewWorkItem,
+    do_add_comment,
+    do_assign,
+    do_submit_work_item,
+    do_transition,
+)
+from relaydesk.work.models import Attachment, Comment, SensitiveDetail, WorkItem
 from tests.conftest import World, login
 
 IBAN = "DE89370400440532013000"
 DESCRIPTION = "Claimant Jane Roe, policy 88-1200, see the attached bill."
+CLIENT_COMMENT = "Jane Roe's date of birth is 1961-04-12."
+INTERNAL_COMMENT = "Called the insurer about policy 88-1200."
 
 
 def pdf_bytes() -> bytes:
@@ -49,7 +58,8 @@ def make_item(
     cancel: bool = False,
     content: bytes | None = None,
 ) -> WorkItem:
-    """An item with a file, a confidential detail and a description; closed that long ago.
+    """An item with a file, a confidential detail, a description and two comments (one
+    client-visible, one internal); closed that long ago.
 
     ``closed_days_ago=None`` leaves it open (queued). Closing goes through the real
     lifecycle; only the closing time is then moved back, as if time had passed.
@@ -67,6 +77,8 @@ def make_item(
         ),
         files=[SimpleUploadedFile("claim.pdf", content or pdf_bytes(), "application/pdf")],
     )
+    do_add_comment(client_user, item, CLIENT_COMMENT)
+    do_add_comment(world.lead, item, INTERNAL_COMMENT, visibility="internal")
     if closed_days_ago is None:
         return item
     if cancel:
@@ -103,7 +115,8 @@ def snapshot(item: WorkItem) -> tuple[object, ...]:
         attachment.purged_at,
         attachment.file.name,
         bool(attachment.file.name) and default_storage.exists(attachment.file.name or ""),
-        list(item.sensitive_details.values_list("label", "value")),
+        list(item.sensitive_details.values_list("label", "last4", "encryption_id")),
+        list(item.comments.values_list("author", "created_at", "body", "purged_at")),
     )
 
 
@@ -137,11 +150,13 @@ def test_an_accepted_item_past_retention_loses_files_details_and_text_but_keeps_
     purged = expired.events.get(kind="purged")
     assert not purged.internal
     assert purged.note == (
-        "Documents and confidential details deleted under the engagement's 30-day retention."
+        "Documents, comments and confidential details deleted under the engagement's "
+        "30-day retention."
     )
     record = AuditRecord.objects.get(action="retention.purge")
     assert record.object_id == str(expired.pk) and record.client_id == world.client_a.pk
     assert record.detail["files"] == 1 and record.detail["details"] == 1
+    assert record.detail["comments"] == 2
     summary = AuditRecord.objects.get(action="retention.purge_run")
     assert summary.detail["items"] == 1 and summary.detail["files"] == 1
     # The client reads it on the item page: the file is listed, no longer linked.
@@ -150,6 +165,45 @@ def test_an_accepted_item_past_retention_loses_files_details_and_text_but_keeps_
     assert f"/items/{expired.pk}/attachments/{tombstone.pk}/" not in page
     assert "Documents deleted under retention" in page
     assert DESCRIPTION not in page and "•••• 3000" not in page
+
+
+def test_comment_bodies_are_removed_and_their_author_and_time_kept(
+    world: World, expired: WorkItem
+) -> None:
+    before = list(expired.comments.values_list("pk", "author", "created_at", "visibility"))
+
+    run = do_purge_expired()
+
+    comments = list(expired.comments.values_list("pk", "author", "created_at", "visibility"))
+    assert comments == before and len(comments) == 2
+    assert set(expired.comments.values_list("body", "purged_at")) == {("", run.at)}
+    for user in (world.member_a, world.lead):
+        page = login(user).get(f"/items/{expired.pk}/").content.decode()
+        assert CLIENT_COMMENT not in page and INTERNAL_COMMENT not in page
+        assert f"Removed under retention on {run.at:%Y-%m-%d}." in page
+        assert "Member" in page  # who wrote it is still shown
+    _, secret = do_create_api_token(world.member_a, name="retention")
+    api = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    (listed,) = api.get(f"/api/v1/work-items/{expired.pk}/comments").json()
+    assert listed["body"] == "" and listed["purged_at"] is not None
+    assert listed["author"] == world.member_a.full_name
+
+
+def test_an_item_purged_while_comments_were_kept_loses_them_on_the_next_run(
+    world: World, expired: WorkItem
+) -> None:
+    # Purged before comments were in scope: files, details and text gone, comments kept.
+    do_purge_expired()
+    Comment.objects.filter(item=expired).update(body=CLIENT_COMMENT, purged_at=None)
+
+    run = do_purge_expired()
+
+    assert [(p.reference, p.files, p.details, p.comments) for p in run.purged] == [
+        (expired.reference, 0, 0, 2)
+    ]
+    assert not Comment.objects.filter(item=expired).exclude(body="").exists()
+    assert AuditRecord.objects.filter(action="retention.purge").count() == 2
+    assert do_purge_expired().purged == []
 
 
 def test_a_purged_file_answers_410_gone_on_the_page_and_in_the_api(
@@ -242,10 +296,11 @@ def test_a_dry_run_lists_what_would_go_and_changes_nothing(world: World, expired
     out = io.StringIO()
     call_command("purge", "--dry-run", stdout=out)
 
-    assert [(p.reference, p.files, p.details, p.description) for p in run.purged] == [
-        (expired.reference, 1, 1, True)
+    assert [(p.reference, p.files, p.details, p.comments, p.description) for p in run.purged] == [
+        (expired.reference, 1, 1, 2, True)
     ]
     assert f"{expired.reference} Alpha Law · Claims support: 1 file(s)" in out.getvalue()
+    assert "2 comment(s)" in out.getvalue()
     assert "Would delete 1 file(s)" in out.getvalue()
     assert snapshot(expired) == before
     assert AuditRecord.objects.count() == records
@@ -269,6 +324,7 @@ def test_the_command_and_the_task_purge_and_report_progress(world: World) -> Non
         "files": 1,
         "bytes": Attachment.objects.get(item=third).size,
         "details": 1,
+        "comments": 2,
         "failed": 0,
     }
     assert not default_storage.exists(Attachment.objects.get(item=third).file.name or "x")
@@ -297,6 +353,7 @@ def test_the_purge_task_runs_when_enqueued(world: World, settings: Any) -> None:
         "files": 1,
         "bytes": Attachment.objects.get(item=item).size,
         "details": 1,
+        "comments": 2,
         "failed": 0,
     }
     assert Attachment.objects.get(item=item).purged_at is not None

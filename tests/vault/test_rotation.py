@@ -143,3 +143,41 @@ def test_status_prints_ids_and_versions_never_key_material(world: World, setting
     assert base64.b64encode(master.key).decode() not in text
     for row in ClientDataKey.objects.all():
         assert base64.b64encode(bytes(row.wrapped_key)).decode() not in text
+
+
+def test_status_counts_stored_files_purged_files_and_values_apart(world: World) -> None:
+    from relaydesk.retention.actions import do_purge_expired
+    from tests.retention.test_purge import keep_for, make_item
+
+    # Given two old items of client A whose files were purged under retention ...
+    keep_for(world.engagement_a, 30)
+    make_item(world, world.engagement_a, title="Old", closed_days_ago=40)
+    legacy_purged = make_item(world, world.engagement_a, title="Older", closed_days_ago=50)
+    do_purge_expired()
+    # ... one of them stored before encryption, like one live file ...
+    Attachment.objects.filter(item=legacy_purged).update(encryption_id=None)
+    legacy = submit(world.member_a, world.engagement_a, with_file=True)
+    Attachment.objects.filter(item=legacy).update(encryption_id=None)
+    # ... one live encrypted file and two values of A, and one value of B.
+    submit(
+        world.member_a,
+        world.engagement_a,
+        with_file=True,
+        sensitive=(("bank_account", "IBAN", "DE89370400440532013000"), ("other", "PIN", "4471")),
+    )
+    submit(world.member_b, world.engagement_b, sensitive=(("other", "Ref", "BR-000123"),))
+
+    out = StringIO()
+    call_command("keys", "status", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    (alpha,) = [line for line in lines if "alpha-law" in line]
+    (bravo,) = [line for line in lines if "bravo-retail" in line]
+    assert "1 file(s), 1 purged, 2 confidential value(s)" in alpha
+    assert "0 file(s), 0 purged, 1 confidential value(s)" in bravo
+    assert (
+        "Encrypted: 1 stored file(s), 3 confidential value(s); 1 file(s) purged under "
+        "retention (tombstones, nothing stored)"
+    ) in lines
+    # The purged legacy file left nothing behind, so only the live one is unencrypted.
+    assert "Files stored before encryption (not encrypted): 1" in lines

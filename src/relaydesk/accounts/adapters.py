@@ -23,6 +23,7 @@ from relaydesk.accounts.mfa import mfa_required
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import record
 from relaydesk.core.roles import Role
+from relaydesk.tenancy import rowsecurity
 from relaydesk.web import client_ip
 
 
@@ -77,12 +78,14 @@ def _identity(sociallogin: SocialLogin) -> tuple[str, bool]:
 def _decision(sociallogin: SocialLogin) -> sso.SSODecision:
     email, verified = _identity(sociallogin)
     linked = sociallogin.user if sociallogin.is_existing else None
-    return sso.decide(
-        getattr(sociallogin.provider, "app", None),
-        email=email,
-        email_verified=verified,
-        linked_user=linked if isinstance(linked, User) else None,
-    )
+    # Nobody is signed in yet: finding which client owns the IdP crosses clients.
+    with rowsecurity.within(rowsecurity.PROVIDER):
+        return sso.decide(
+            getattr(sociallogin.provider, "app", None),
+            email=email,
+            email_verified=verified,
+            linked_user=linked if isinstance(linked, User) else None,
+        )
 
 
 def _refused(request: HttpRequest, reason: str) -> ImmediateHttpResponse:

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from relaydesk.accounts.models import User
+from relaydesk.clients.models import Client
+from relaydesk.tenancy import rowsecurity
 
 
 def mfa_required(user: User) -> bool:
@@ -23,7 +25,11 @@ def mfa_required(user: User) -> bool:
     """
     if user.is_provider_staff:
         return bool(getattr(settings, "RELAYDESK_REQUIRE_MFA_FOR_PROVIDER", True))
-    return bool(user.client_id and user.client and user.client.require_mfa)
+    if user.client_id is None:
+        return False
+    # Asked during sign-in too, before the request carries the person's scope.
+    with rowsecurity.within(rowsecurity.scope_of(user)):
+        return Client.objects.filter(pk=user.client_id, require_mfa=True).exists()
 
 
 def has_totp(user: User) -> bool:

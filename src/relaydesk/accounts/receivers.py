@@ -19,6 +19,8 @@ from relaydesk.accounts.backends import attempted_username
 from relaydesk.accounts.mfa import record_mfa, sign_in_method
 from relaydesk.accounts.middleware import LAST_SEEN, SIGNED_IN_AT
 from relaydesk.accounts.models import SignInEvent, User
+from relaydesk.tenancy import rowsecurity
+from relaydesk.tenancy.middleware import ROW_SECURITY_ACTIVE
 from relaydesk.web import client_ip
 
 
@@ -42,6 +44,9 @@ def signed_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
     """Start the session clocks and add the sign-in to the person's history."""
     if not isinstance(user, User):
         return
+    if request is not None and getattr(request, ROW_SECURITY_ACTIVE, False):
+        # The rest of this request is theirs (it began anonymous).
+        rowsecurity.enter(rowsecurity.scope_of(user))
     if request is not None and hasattr(request, "session"):
         now = time.time()
         request.session[SIGNED_IN_AT] = now

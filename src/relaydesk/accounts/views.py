@@ -64,13 +64,51 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     return redirect("accounts:tokens")
 
 
+# Checked in order: Edge and Opera also say "Chrome", Chrome also says "Safari".
+_BROWSERS = [
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+    ("python-requests", "Python program"),
+    ("python-httpx", "Python program"),
+    ("curl/", "curl"),
+]
+_SYSTEMS = [
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+]
+
+
+def browser_summary(user_agent: str) -> str:
+    """A browser's self-description as a person reads it: "Chrome on Windows"."""
+    if not user_agent:
+        return ""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    if not browser and not system:
+        return user_agent[:60]
+    text = f"{browser or 'Unknown browser'} on {system}" if system else browser
+    return f"{text} (automated)" if "Headless" in user_agent else text
+
+
 @login_required
 def sign_ins(request: HttpRequest) -> HttpResponse:
     """One's own recent sign-ins and failed attempts, in one's own time zone."""
     user = request.user
     assert isinstance(user, User)
     events = list(visible_sign_in_events(user)[:SIGN_IN_HISTORY_LENGTH])
-    return render(request, "accounts/sign_ins.html", {"events": events})
+    rows = [(event, browser_summary(event.user_agent)) for event in events]
+    return render(
+        request, "accounts/sign_ins.html", {"rows": rows, "limit": SIGN_IN_HISTORY_LENGTH}
+    )
 
 
 @roles_required(Role.CLIENT_ADMIN)
@@ -113,6 +151,7 @@ def client_security(request: HttpRequest) -> HttpResponse:
         {
             "client": client,
             "people": [(person, person.pk in enrolled) for person in users],
+            "enrolled_count": sum(1 for person in users if person.pk in enrolled),
             "error": error,
         },
         status=status,

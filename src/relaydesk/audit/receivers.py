@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import record
 from relaydesk.clients.models import Client
-from relaydesk.web import client_ip
+from relaydesk.web import client_ip, current_request_ip
 
 ADMIN_ACTIONS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
 
@@ -100,6 +100,7 @@ def record_admin_entry(entry: LogEntry, obj: Model | None = None) -> None:
         action=ADMIN_ACTIONS.get(entry.action_flag, "admin.change"),
         obj=obj,
         client=_client_of(obj),
+        source_ip=current_request_ip(),
         at=entry.action_time,
         detail={
             "model": entry.content_type.natural_key()[1] if entry.content_type else "",

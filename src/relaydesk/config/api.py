@@ -18,6 +18,7 @@ from relaydesk.audit.actions import do_record_denial
 from relaydesk.catalog.api import router as catalog_router
 from relaydesk.clients.api import router as clients_router
 from relaydesk.errors import ActionRefused
+from relaydesk.tenancy import rowsecurity
 from relaydesk.throttling import AnonymousRateThrottle, CallerRateThrottle
 from relaydesk.web import client_ip
 from relaydesk.work.api import router as work_router
@@ -31,6 +32,8 @@ class PersonalToken(HttpBearer):
         user = authenticate_token(token)
         if user is None:
             raise AuthenticationError(message="The API token is unknown, expired or revoked.")
+        # The request began with no scope: a token is only known here.
+        rowsecurity.enter(rowsecurity.scope_of(user))
         return user
 
 

@@ -67,16 +67,20 @@ INSTALLED_APPS = [
     "relaydesk.work",
     "relaydesk.vault",
     "relaydesk.retention",
+    "relaydesk.tenancy",
     "relaydesk.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "relaydesk.web.RequestAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # One transaction per request on PostgreSQL, under the person's row-security scope.
+    "relaydesk.tenancy.middleware.RowSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

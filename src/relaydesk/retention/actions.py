@@ -2,7 +2,8 @@
 
 ``do_purge_expired`` deletes, for every closed item past its engagement's
 ``document_retention_days``, the stored files (the Attachment rows stay as
-tombstones with ``purged_at``), the confidential details and the description,
+tombstones with ``purged_at``), the confidential details, the description and
+the comments' bodies (the Comment rows stay with author, time and ``purged_at``),
 each item in its own transaction with a ``purged`` timeline event and a
 ``retention.purge`` audit record; one ``retention.purge_run`` record sums up
 the run. ``do_export_client`` writes a client's data as a ZIP and records
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -28,7 +29,7 @@ from relaydesk.core.roles import Role
 from relaydesk.errors import NotAllowed, NotFound
 from relaydesk.retention.export import ExportCounts, write_client_zip
 from relaydesk.retention.queries import expired_items, is_expired, retention_cutoffs
-from relaydesk.work.models import Attachment, SensitiveDetail, WorkItem, WorkItemEvent
+from relaydesk.work.models import Attachment, Comment, SensitiveDetail, WorkItem, WorkItemEvent
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ logger = logging.getLogger(__name__)
 def purge_note(days: int) -> str:
     """The sentence on the item's timeline."""
     return (
-        f"Documents and confidential details deleted under the engagement's {days}-day retention."
+        "Documents, comments and confidential details deleted under the engagement's "
+        f"{days}-day retention."
     )
 
 
@@ -54,6 +56,7 @@ class PurgedItem:
     file_bytes: int
     details: int
     description: bool
+    comments: int = 0
 
 
 @dataclass
@@ -80,11 +83,16 @@ class PurgeRun:
         """Confidential details deleted."""
         return sum(p.details for p in self.purged)
 
+    @property
+    def comments(self) -> int:
+        """Comment bodies deleted."""
+        return sum(p.comments for p in self.purged)
+
 
 Progress = Callable[[int, int, PurgedItem | None], None]
 
 
-def _what(item: WorkItem, files: list[Attachment], details: int) -> PurgedItem:
+def _what(item: WorkItem, files: list[Attachment], details: int, comments: int) -> PurgedItem:
     days = item.engagement.document_retention_days
     assert days is not None and item.closed_at is not None
     return PurgedItem(
@@ -98,7 +106,16 @@ def _what(item: WorkItem, files: list[Attachment], details: int) -> PurgedItem:
         file_bytes=sum(a.size for a in files),
         details=details,
         description=bool(item.description),
+        comments=comments,
     )
+
+
+def _anything(found: PurgedItem) -> bool:
+    return bool(found.files or found.details or found.description or found.comments)
+
+
+def _live_comments(item: WorkItem) -> models.QuerySet[Comment]:
+    return Comment.objects.filter(item=item, purged_at__isnull=True)
 
 
 def _preview(item_id: int, now: dt.datetime) -> PurgedItem | None:
@@ -106,8 +123,8 @@ def _preview(item_id: int, now: dt.datetime) -> PurgedItem | None:
     if item is None or not is_expired(item, now=now):
         return None
     files = list(item.attachments.filter(purged_at__isnull=True))
-    found = _what(item, files, item.sensitive_details.count())
-    return found if found.files or found.details or found.description else None
+    found = _what(item, files, item.sensitive_details.count(), _live_comments(item).count())
+    return found if _anything(found) else None
 
 
 def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedItem | None:
@@ -127,8 +144,9 @@ def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedIte
             return None
         files = list(item.attachments.select_for_update().filter(purged_at__isnull=True))
         details = SensitiveDetail.objects.filter(item=item)
-        done = _what(item, files, details.count())
-        if not (done.files or done.details or done.description):
+        comments = _live_comments(item)
+        done = _what(item, files, details.count(), comments.count())
+        if not _anything(done):
             return None
         stored = [(a.file.storage, a.file.name) for a in files if a.file.name]
         for attachment in files:
@@ -136,6 +154,8 @@ def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedIte
             attachment.file.name = ""
             attachment.save(update_fields=["purged_at", "file"])
         details.delete()
+        # Who wrote when stays (the timeline points at these rows); what they wrote goes.
+        comments.update(body="", purged_at=now)
         item.description = ""
         item.save(update_fields=["description"])
         WorkItemEvent.objects.create(
@@ -146,7 +166,7 @@ def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedIte
             kind="purged",
             note=purge_note(done.retention_days),
             internal=False,
-            data={"files": done.files, "details": done.details},
+            data={"files": done.files, "details": done.details, "comments": done.comments},
         )
         record(
             actor=actor,
@@ -163,6 +183,7 @@ def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedIte
                 "bytes": done.file_bytes,
                 "details": done.details,
                 "description": done.description,
+                "comments": done.comments,
             },
         )
         for storage, name in stored:
@@ -177,7 +198,7 @@ def do_purge_expired(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> PurgeRun:
-    """Delete the documents, confidential details and descriptions that retention made due.
+    """Delete the documents, confidential details, descriptions and comments retention made due.
 
     ``actor`` is a provider admin, or None for the system (the scheduled task or
     ``relaydesk purge``). Each item is purged in its own transaction, so a failure
@@ -216,6 +237,7 @@ def do_purge_expired(
                     "files": run.files,
                     "bytes": run.file_bytes,
                     "details": run.details,
+                    "comments": run.comments,
                     "failed": [reference for reference, _ in run.failed][:100],
                     "engagements_with_retention": len(retention_cutoffs(now=now)),
                 },
@@ -288,6 +310,7 @@ def do_export_client(
                 "purged_files": counts.purged_files,
                 "details": counts.details,
                 "unreadable_files": counts.unreadable[:100],
+                "unreadable_details": counts.unreadable_details[:100],
             },
         )
     return ExportResult(size=size, counts=counts)

@@ -30,8 +30,8 @@ from django.utils.text import get_valid_filename
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Client, Engagement
 from relaydesk.retention.queries import client_attachments, client_users
-from relaydesk.vault.actions import CannotDecrypt, plaintext_of
-from relaydesk.work.models import Comment, Visibility, WorkItem, WorkItemEvent
+from relaydesk.vault.actions import CannotDecrypt, ValueOpener, plaintext_of
+from relaydesk.work.models import Comment, SensitiveDetail, Visibility, WorkItem, WorkItemEvent
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class ExportCounts:
     purged_files: int = 0
     details: int = 0
     unreadable: list[int] = field(default_factory=list)
+    unreadable_details: list[int] = field(default_factory=list)
 
 
 def _json(value: Any) -> str:
@@ -176,7 +177,23 @@ def _items(client: Client) -> Iterator[WorkItem]:
     )
 
 
-def _item_record(item: WorkItem, files: list[dict[str, Any]]) -> dict[str, Any]:
+def _detail(detail: SensitiveDetail, opener: ValueOpener, counts: ExportCounts) -> dict[str, Any]:
+    """One confidential detail in full (decrypted); one that fails says so instead."""
+    entry: dict[str, Any] = {"kind": detail.kind, "label": detail.label}
+    try:
+        entry["value"] = opener.open(detail)
+    except CannotDecrypt as refusal:
+        logger.warning(
+            "Export: confidential detail %s cannot be decrypted: %s", detail.pk, refusal.reason
+        )
+        counts.unreadable_details.append(detail.pk)
+        entry.update(value=None, masked=detail.masked, note=refusal.message)
+    return entry
+
+
+def _item_record(
+    item: WorkItem, files: list[dict[str, Any]], details: list[dict[str, Any]]
+) -> dict[str, Any]:
     events: list[WorkItemEvent] = item.export_events  # type: ignore[attr-defined]
     comments: list[Comment] = item.export_comments  # type: ignore[attr-defined]
     return {
@@ -213,14 +230,16 @@ def _item_record(item: WorkItem, files: list[dict[str, Any]]) -> dict[str, Any]:
             for e in events
         ],
         "comments": [
-            {"author": c.author.full_name, "body": c.body, "created_at": c.created_at}
+            {
+                "author": c.author.full_name,
+                "body": c.body,
+                "created_at": c.created_at,
+                "purged_at": c.purged_at,
+            }
             for c in comments
         ],
         "files": files,
-        "confidential_details": [
-            {"kind": d.kind, "label": d.label, "value": d.value}
-            for d in item.sensitive_details.all()
-        ],
+        "confidential_details": details,
     }
 
 
@@ -268,6 +287,7 @@ def _copy_file(
 def write_client_zip(client: Client, destination: IO[bytes], *, at: dt.datetime) -> ExportCounts:
     """Write the export of ``client`` into ``destination`` (an open binary file)."""
     counts = ExportCounts()
+    opener = ValueOpener()
     with zipfile.ZipFile(destination, "w", allowZip64=True) as archive:
         document = client_document(client, at=at, counts=counts)
         _write_member(archive, "client.json", iter([(_json(document) + "\n").encode()]), at)
@@ -279,7 +299,8 @@ def write_client_zip(client: Client, destination: IO[bytes], *, at: dt.datetime)
                     _copy_file(archive, item, a, counts)
                     for a in item.export_attachments  # type: ignore[attr-defined]
                 ]
-                record = _item_record(item, files)
+                details = [_detail(d, opener, counts) for d in item.sensitive_details.all()]
+                record = _item_record(item, files, details)
                 counts.items += 1
                 counts.events += len(record["timeline"])
                 counts.comments += len(record["comments"])

@@ -52,10 +52,12 @@ def is_expired(item: WorkItem, *, now: dt.datetime) -> bool:
 
 
 def has_leftovers() -> Q:
-    """Items that still hold something retention deletes: a file, a confidential value, text."""
+    """Items that still hold something retention deletes: a file, a confidential value, text
+    (the description or a comment's body)."""
     return (
         Q(Exists(Attachment.objects.filter(item=OuterRef("pk"), purged_at__isnull=True)))
         | Q(Exists(SensitiveDetail.objects.filter(item=OuterRef("pk"))))
+        | Q(Exists(Comment.objects.filter(item=OuterRef("pk"), purged_at__isnull=True)))
         | ~Q(description="")
     )
 

@@ -22,5 +22,6 @@ def purge_expired() -> dict[str, int]:
         "files": run.files,
         "bytes": run.file_bytes,
         "details": run.details,
+        "comments": run.comments,
         "failed": len(run.failed),
     }

@@ -1,7 +1,8 @@
-"""Every write of the vault: data keys, sealed files, decryption failures, key rotation.
+"""Every write of the vault: data keys, sealed files and values, decryption failures, rotation.
 
-Files are encrypted with their client's data key (see :mod:`relaydesk.vault.crypto`);
-the data key is stored wrapped by the master key (:mod:`relaydesk.vault.keys`).
+Files and confidential values are encrypted with their client's data key (see
+:mod:`relaydesk.vault.crypto`); the data key is stored wrapped by the master key
+(:mod:`relaydesk.vault.keys`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.core.files import File
 from django.db import IntegrityError, transaction
@@ -27,8 +28,11 @@ from relaydesk.vault.crypto import (
     attachment_aad,
     data_key_aad,
     decrypt_stream,
+    decrypt_value,
     encrypt_stream,
+    encrypt_value,
     new_key,
+    sensitive_value_aad,
     unwrap_key,
     wrap_key,
 )
@@ -39,18 +43,21 @@ if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
 
     from relaydesk.accounts.models import User
-    from relaydesk.work.models import Attachment
+    from relaydesk.work.models import Attachment, SensitiveDetail
 
 logger = logging.getLogger(__name__)
 
 CANNOT_DECRYPT = "This file cannot be decrypted; it may have been tampered with."
+CANNOT_DECRYPT_VALUE = (
+    "A confidential detail of this item cannot be decrypted; it may have been tampered with."
+)
 
 
 class CannotDecrypt(Conflict):
-    """A stored file failed authentication (HTTP 409); ``reason`` is for the audit trail."""
+    """A stored file or value failed authentication (HTTP 409); ``reason`` is for the audit."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(CANNOT_DECRYPT)
+    def __init__(self, reason: str, message: str = CANNOT_DECRYPT) -> None:
+        super().__init__(message)
         self.reason = reason
 
 
@@ -62,6 +69,34 @@ class SealedFile:
     size: int
     sha256: str
     key_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class SealedValue:
+    """A confidential value encrypted with its client's data key version ``key_version``."""
+
+    nonce: bytes
+    ciphertext: bytes
+    key_version: int
+
+
+class StoredValue(Protocol):
+    """What a stored confidential value carries (a ``SensitiveDetail`` row)."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def client_id(self) -> int: ...
+    @property
+    def item_id(self) -> int: ...
+    @property
+    def encryption_id(self) -> uuid.UUID: ...
+    @property
+    def key_version(self) -> int: ...
+    @property
+    def nonce(self) -> bytes | memoryview: ...
+    @property
+    def ciphertext(self) -> bytes | memoryview: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +160,10 @@ def current_data_key(client_id: int, *, at: dt.datetime) -> tuple[int, bytes]:
                 row = ClientDataKey.objects.filter(client_id=client_id).order_by("-version").get()
         return row.version, _unwrap(row, load_master_key(create=False))
     except KeyUnavailable as problem:
-        logger.error("Cannot encrypt files for client %s: %s", client_id, problem)
+        logger.error("Cannot encrypt for client %s: %s", client_id, problem)
         raise Conflict(
-            "Files cannot be stored right now: the encryption key is not available. "
-            "Tell your administrator; nothing was stored."
+            "Files and confidential details cannot be stored right now: the encryption key "
+            "is not available. Tell your administrator; nothing was stored."
         ) from problem
 
 
@@ -156,6 +191,90 @@ def seal_upload(
         out.write(piece)
     out.seek(0)
     return SealedFile(File(out), size=size, sha256=digest.hexdigest(), key_version=version)
+
+
+def seal_values(
+    client_id: int, values: Sequence[tuple[int, uuid.UUID, str]], *, at: dt.datetime
+) -> list[SealedValue]:
+    """Encrypt confidential values of one client, given as (item id, detail id, text).
+
+    Each value is bound to its client, item, random detail id (``encryption_id``,
+    chosen before the row is written) and key version. Call inside the caller's
+    transaction; the client's first data key is created here. Nothing is loaded
+    for an empty list.
+    """
+    if not values:
+        return []
+    version, key = current_data_key(client_id, at=at)
+    sealed = []
+    for item_id, detail_id, text in values:
+        aad = sensitive_value_aad(client_id, item_id, str(detail_id), version)
+        nonce, ciphertext = encrypt_value(key, text.encode(), aad)
+        sealed.append(SealedValue(nonce=nonce, ciphertext=ciphertext, key_version=version))
+    return sealed
+
+
+class ValueOpener:
+    """Decrypts stored confidential values, unwrapping each client data key only once.
+
+    Make one per reveal or export; it holds plain data keys in memory while it lives.
+    """
+
+    def __init__(self) -> None:
+        self._master: MasterKey | None = None
+        self._keys: dict[tuple[int, int], bytes] = {}
+
+    def _key(self, client_id: int, version: int) -> bytes:
+        if (client_id, version) not in self._keys:
+            row = ClientDataKey.objects.filter(client_id=client_id, version=version).first()
+            if row is None:
+                raise KeyUnavailable(f"Client {client_id} has no data key v{version}.")
+            if self._master is None:
+                self._master = load_master_key(create=False)
+            self._keys[client_id, version] = _unwrap(row, self._master)
+        return self._keys[client_id, version]
+
+    def open(self, stored: StoredValue) -> str:
+        """The plaintext of ``stored``; :class:`CannotDecrypt` with the reason if it fails.
+
+        A value whose ciphertext was altered, or copied from another detail, item or
+        client, fails, as does one whose data key or master key is wrong or missing.
+        """
+        try:
+            key = self._key(stored.client_id, stored.key_version)
+        except KeyUnavailable as problem:
+            raise CannotDecrypt(str(problem), CANNOT_DECRYPT_VALUE) from problem
+        aad = sensitive_value_aad(
+            stored.client_id, stored.item_id, str(stored.encryption_id), stored.key_version
+        )
+        try:
+            plain = decrypt_value(key, bytes(stored.nonce), bytes(stored.ciphertext), aad)
+        except DecryptionError as problem:
+            raise CannotDecrypt(
+                f"Confidential detail {stored.pk}: {problem}", CANNOT_DECRYPT_VALUE
+            ) from problem
+        return plain.decode()
+
+
+def do_record_value_decrypt_failure(
+    actor: User | None, detail: SensitiveDetail, reason: str, *, source_ip: str | None = None
+) -> None:
+    """Audit a confidential value that failed to decrypt, and tell the operators' log."""
+    logger.warning("Confidential detail %s cannot be decrypted: %s", detail.pk, reason)
+    with transaction.atomic():
+        record(
+            actor=actor,
+            action="sensitive.decrypt_failed",
+            obj=detail,
+            client=detail.client_id,
+            source_ip=source_ip,
+            detail={
+                "item": detail.item_id,
+                "label": detail.label,
+                "kind": detail.kind,
+                "reason": reason[:500],
+            },
+        )
 
 
 def _attachment_key(attachment: Attachment) -> tuple[bytes, bytes]:
@@ -237,10 +356,11 @@ def do_rotate_keys(
 ) -> RotationResult:
     """Re-wrap every client's data key under ``new_master``; all or nothing, audited.
 
-    Files are not touched: their data keys stay the same. ``actor`` is a provider
-    admin, or None for the operator at the command line. With ``install`` and a
-    master key read from a key file, that file is replaced by the new key once
-    the transaction commits, so running processes pick it up at their next file.
+    Files and confidential values are not touched: their data keys stay the same.
+    ``actor`` is a provider admin, or None for the operator at the command line.
+    With ``install`` and a master key read from a key file, that file is replaced
+    by the new key once the transaction commits, so running processes pick it up
+    at their next file.
     """
     if actor is not None and actor.role_enum is not Role.PROVIDER_ADMIN:
         raise NotAllowed("Only a provider admin can rotate the master key.")

@@ -13,6 +13,14 @@ Each segment holds up to 64 KiB of plaintext; the last one is marked in its
 nonce, so a file cut short or reordered fails to decrypt. The associated data
 (``aad``) goes into the file key: a blob written for one attachment or client
 does not decrypt as another's.
+
+Short values (a confidential detail of an item) are sealed in one piece::
+
+    value key  = HKDF-SHA256(data key, info = "relaydesk/value-key")
+    ciphertext = AES-GCM(value key, random 12-byte nonce, aad)
+
+with the associated data naming the client, item and detail, so a value copied
+to another row does not decrypt there.
 """
 
 from __future__ import annotations
@@ -36,10 +44,13 @@ __all__ = [
     "data_key_aad",
     "decrypt",
     "decrypt_stream",
+    "decrypt_value",
     "encrypt",
     "encrypt_stream",
+    "encrypt_value",
     "key_id",
     "new_key",
+    "sensitive_value_aad",
     "unwrap_key",
     "wrap_key",
 ]
@@ -52,6 +63,7 @@ HEADER_BYTES = len(MAGIC) + SALT_BYTES + PREFIX_BYTES
 SEGMENT_BYTES = 64 * 1024
 TAG_BYTES = 16
 _WRAP_NONCE_BYTES = 12
+VALUE_NONCE_BYTES = 12
 
 
 class Readable(Protocol):
@@ -83,6 +95,14 @@ def attachment_aad(client_id: int, attachment_id: str, key_version: int) -> byte
     """Associated data binding a file's ciphertext to its client, attachment and key version."""
     return (
         f"relaydesk/attachment/v1|client={client_id}|attachment={attachment_id}|key={key_version}"
+    ).encode()
+
+
+def sensitive_value_aad(client_id: int, item_id: int, detail_id: str, key_version: int) -> bytes:
+    """Associated data binding a confidential value to its client, item, detail and key version."""
+    return (
+        f"relaydesk/sensitive-value/v1|client={client_id}|item={item_id}|detail={detail_id}"
+        f"|key={key_version}"
     ).encode()
 
 
@@ -181,3 +201,28 @@ def encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
 def decrypt(key: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """:func:`decrypt_stream` for bytes in memory."""
     return b"".join(decrypt_stream(key, io.BytesIO(ciphertext), aad))
+
+
+def _value_cipher(key: bytes) -> AESGCM:
+    # A key of its own for values, so the data key never serves two constructions.
+    _check_key(key)
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"relaydesk/value-key"
+    ).derive(key)
+    return AESGCM(derived)
+
+
+def encrypt_value(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """Seal a short value under ``key``: returns (random 12-byte nonce, ciphertext and tag)."""
+    nonce = os.urandom(VALUE_NONCE_BYTES)
+    return nonce, _value_cipher(key).encrypt(nonce, plaintext, aad)
+
+
+def decrypt_value(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    """The value sealed by :func:`encrypt_value`; :class:`DecryptionError` if anything differs."""
+    try:
+        return _value_cipher(key).decrypt(nonce, ciphertext, aad)
+    except (InvalidTag, ValueError) as error:
+        raise DecryptionError(
+            "The value does not decrypt: wrong key, wrong row or altered bytes."
+        ) from error

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.text import get_valid_filename
 
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import record
 from relaydesk.catalog.models import Service
-from relaydesk.clients.models import Engagement
+from relaydesk.clients.models import Client, Engagement
 from relaydesk.core.eligibility import first_exclusion
 from relaydesk.core.lifecycle import (
     Action,
@@ -41,7 +42,14 @@ from relaydesk.core.lifecycle import (
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import REVIEWER_ROLES, Role
 from relaydesk.errors import ActionRefused, Conflict, Invalid, NotAllowed, NotFound
-from relaydesk.vault.actions import seal_upload
+from relaydesk.tenancy import rowsecurity
+from relaydesk.vault.actions import (
+    CannotDecrypt,
+    ValueOpener,
+    do_record_value_decrypt_failure,
+    seal_upload,
+    seal_values,
+)
 from relaydesk.vault.sniff import ContentRefused, Sniffed, check_content
 from relaydesk.work.models import (
     Attachment,
@@ -53,6 +61,7 @@ from relaydesk.work.models import (
     Visibility,
     WorkItem,
     WorkItemEvent,
+    visible_tail,
 )
 from relaydesk.work.queries import can_see_item, item_needs
 from relaydesk.work.signals import work_item_changed
@@ -151,6 +160,21 @@ def _looks_like_subdivision(code: str) -> bool:
     return len(country) == 2 and country.isalpha() and country.isupper() and 0 < len(region) <= 3
 
 
+def _qa_seed(client: Client, title: str, at: dt.datetime) -> str:
+    """The seed QA sampling keys on, fixed at submission.
+
+    Not the database id: PostgreSQL never reuses the ids of rolled-back rows, so
+    the same input would sample differently. An HMAC under the secret key of what
+    was submitted (client, time, title, and how many identical submissions came
+    before) is the same for the same input, yet nobody without the key (a
+    client choosing a title, an agent reading the item) can tell which work will
+    be sampled.
+    """
+    earlier = WorkItem.objects.filter(client=client, created_at=at, title=title).count()
+    message = f"{client.slug}|{at.astimezone(dt.UTC).isoformat()}|{title}|{earlier}"
+    return salted_hmac("relaydesk.work.qa_seed", message, algorithm="sha256").hexdigest()
+
+
 def do_submit_work_item(
     actor: User,
     request: NewWorkItem,
@@ -178,11 +202,12 @@ def do_submit_work_item(
                 if seen.request_digest != request.digest():
                     raise Conflict("This Idempotency-Key was already used for a different request.")
                 return seen.item, False
+        title = request.title.strip()
         item = WorkItem.objects.create(
             client_id=engagement.client_id,
             engagement=engagement,
             service=service,
-            title=request.title.strip(),
+            title=title,
             description=request.description,
             priority=request.priority,
             jurisdiction=request.jurisdiction.strip().upper(),
@@ -193,19 +218,10 @@ def do_submit_work_item(
             submitted_by=actor,
             created_at=at,
             updated_at=at,
+            qa_seed=_qa_seed(engagement.client, title, at),
         )
         _event(item, actor, "submitted", to_state=State.NEW, at=at)
-        SensitiveDetail.objects.bulk_create(
-            SensitiveDetail(
-                client_id=item.client_id,
-                item=item,
-                kind=kind,
-                label=label.strip(),
-                value=value.strip(),
-                created_at=at,
-            )
-            for kind, label, value in request.sensitive
-        )
+        _store_sensitive(item, request.sensitive, at)
         if idempotency_key:
             IdempotencyKey.objects.create(
                 client_id=engagement.client_id,
@@ -227,6 +243,31 @@ def do_submit_work_item(
         )
         _apply(item, None, Action.QUEUE, at=at, note="Classified and queued.")
     return item, True
+
+
+def _store_sensitive(
+    item: WorkItem, details: tuple[tuple[str, str, str], ...], at: dt.datetime
+) -> None:
+    """Store an item's confidential values encrypted; only the mask's tail stays readable."""
+    rows = [(kind, label.strip(), value.strip(), uuid.uuid4()) for kind, label, value in details]
+    sealed = seal_values(
+        item.client_id, [(item.pk, detail_id, value) for _, _, value, detail_id in rows], at=at
+    )
+    SensitiveDetail.objects.bulk_create(
+        SensitiveDetail(
+            client_id=item.client_id,
+            item=item,
+            kind=kind,
+            label=label,
+            encryption_id=detail_id,
+            key_version=seal.key_version,
+            nonce=seal.nonce,
+            ciphertext=seal.ciphertext,
+            last4=visible_tail(value),
+            created_at=at,
+        )
+        for (kind, label, value, detail_id), seal in zip(rows, sealed, strict=True)
+    )
 
 
 def do_import_work(
@@ -319,7 +360,7 @@ def item_facts(item: WorkItem) -> ItemFacts:
         policy is ReviewPolicy.SAMPLED
         and item.state == State.IN_PROGRESS.value
         and sampled_for_qa(
-            f"{item.pk}:{item.events.filter(kind=Action.COMPLETE.value).count()}",
+            f"{item.qa_seed}:{item.events.filter(kind=Action.COMPLETE.value).count()}",
             service.qa_sample_rate,
         )
     )
@@ -442,7 +483,8 @@ def _apply(
         at=at,
         detail={"from": before.value, "to": after.value, **data},
     )
-    transaction.on_commit(
+    # Receivers read the item after the commit, so they keep the actor's row-security scope.
+    rowsecurity.on_commit_in_scope(
         lambda: work_item_changed.send(
             sender=WorkItem, item_id=item.pk, action=action.value, to_state=after.value
         )
@@ -695,13 +737,32 @@ def do_record_download(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RevealedDetail:
+    """A confidential detail with its value decrypted, for the person who revealed it."""
+
+    pk: int
+    kind: str
+    label: str
+    masked: str
+    value: str
+    kind_label: str
+
+    def get_kind_display(self) -> str:
+        """The kind as a person reads it (the same name as the model's, for templates)."""
+        return self.kind_label
+
+
 def do_reveal_sensitive(
     actor: User, item: WorkItem, *, source_ip: str | None = None
-) -> list[SensitiveDetail]:
-    """Show an item's confidential values in full, and write the reveal to the audit trail.
+) -> list[RevealedDetail]:
+    """Decrypt an item's confidential values, and write the reveal to the audit trail.
 
     Only people who may see the item and whose role may reveal get them; the
-    audit record names the details revealed, never their values.
+    audit record names the details revealed, never their values. A value that
+    fails to decrypt (altered, or copied from another detail or client) reveals
+    nothing: it raises :class:`CannotDecrypt` (409) and is audited as
+    ``sensitive.decrypt_failed``.
     """
     if not can(actor.role_enum, Permission.REVEAL_SENSITIVE):
         raise NotAllowed("Your role cannot reveal confidential details.")
@@ -709,7 +770,24 @@ def do_reveal_sensitive(
         raise NotFound("No such work item.")
     if can(actor.role_enum, Permission.DO_WORK) and item.owner_id != actor.pk:
         raise NotAllowed("Take the item first to see its confidential details.")
-    details = list(item.sensitive_details.all())
+    opener = ValueOpener()
+    details: list[RevealedDetail] = []
+    for stored in item.sensitive_details.all():
+        try:
+            value = opener.open(stored)
+        except CannotDecrypt as problem:
+            do_record_value_decrypt_failure(actor, stored, problem.reason, source_ip=source_ip)
+            raise
+        details.append(
+            RevealedDetail(
+                pk=stored.pk,
+                kind=stored.kind,
+                label=stored.label,
+                masked=stored.masked,
+                value=value,
+                kind_label=stored.get_kind_display(),
+            )
+        )
     if details:
         record(
             actor=actor,

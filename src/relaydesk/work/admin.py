@@ -18,7 +18,8 @@ class WorkItemAdmin(admin.ModelAdmin):
     list_display = ["__str__", "client", "service", "state", "owner", "created_at"]
     list_filter = ["state", "client", "service"]
     search_fields = ["title", "external_ref"]
-    readonly_fields = [f.name for f in WorkItem._meta.fields]
+    # The QA seed stays out of sight: knowing it tells in advance which work gets sampled.
+    readonly_fields = [f.name for f in WorkItem._meta.fields if f.name != "qa_seed"]
     inlines = [EventInline]
 
     def has_add_permission(self, request: object) -> bool:

@@ -230,6 +230,7 @@ def _comment_out(comment: object) -> CommentOut:
         body=comment.body,
         visibility=comment.visibility,
         created_at=comment.created_at,
+        purged_at=comment.purged_at,
     )
 
 

@@ -6,6 +6,7 @@ actor's client in one place (``relaydesk.work.queries``).
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -26,6 +27,11 @@ class Priority(models.IntegerChoices):
     NORMAL = 2, "Normal"
     HIGH = 3, "High"
     URGENT = 4, "Urgent"
+
+
+def random_qa_seed() -> str:
+    """A random QA sampling seed (intake sets a reproducible one; see ``work.actions``)."""
+    return secrets.token_hex(32)
 
 
 class WorkItem(models.Model):
@@ -76,6 +82,12 @@ class WorkItem(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    qa_seed = models.CharField(
+        max_length=64,
+        default=random_qa_seed,
+        editable=False,
+        help_text="What QA sampling keys on; secret, so nobody can tell in advance.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -178,7 +190,11 @@ class Visibility(models.TextChoices):
 
 
 class Comment(models.Model):
-    """A message on an item, either visible to the client or internal to the provider."""
+    """A message on an item, either visible to the client or internal to the provider.
+
+    A row with ``purged_at`` had its body deleted under the engagement's retention
+    (``relaydesk.retention``); author and time stay as a record.
+    """
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="comments")
@@ -188,6 +204,12 @@ class Comment(models.Model):
         max_length=10, choices=Visibility.choices, default=Visibility.CLIENT
     )
     created_at = models.DateTimeField(default=timezone.now)
+    purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the body was deleted under retention; the row stays as a record.",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -281,18 +303,42 @@ class SensitiveKind(models.TextChoices):
     OTHER = "other", "Other confidential value"
 
 
+def visible_tail(value: str) -> str:
+    """What the mask of ``value`` shows: its last four characters, none of a short value."""
+    return value[-4:] if len(value) >= 8 else ""
+
+
 class SensitiveDetail(models.Model):
     """A confidential value attached to an item (a claim number, an IBAN, an SSN).
 
-    Shown masked everywhere; the full value appears only when someone who may
-    see the item reveals it, and every reveal is written to the audit trail.
+    The value is stored only encrypted (``relaydesk.vault``): AES-GCM with the
+    client's data key version ``key_version``, bound to the client, the item and
+    the random ``encryption_id``, so ciphertext copied to another row does not
+    decrypt. ``last4`` keeps the tail the mask shows (empty for values under
+    eight characters), so lists never decrypt. The full value is decrypted only
+    when someone who may see the item reveals it (audited) and in the client's
+    export.
     """
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="sensitive_details")
     kind = models.CharField(max_length=16, choices=SensitiveKind.choices)
     label = models.CharField(max_length=60)
-    value = models.CharField(max_length=500)
+    encryption_id = models.UUIDField(
+        unique=True,
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Random id bound into the ciphertext.",
+    )
+    key_version = models.PositiveIntegerField(
+        editable=False, help_text="The client data key version used."
+    )
+    nonce = models.BinaryField(max_length=12, editable=False)
+    # 500 characters of UTF-8 are at most 2,000 bytes, plus the 16-byte tag.
+    ciphertext = models.BinaryField(max_length=2016, editable=False)
+    last4 = models.CharField(
+        max_length=4, blank=True, editable=False, help_text="The tail the mask shows."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -304,5 +350,4 @@ class SensitiveDetail(models.Model):
     @property
     def masked(self) -> str:
         """The value with all but its last four characters hidden (all of a short one)."""
-        visible = self.value[-4:] if len(self.value) >= 8 else ""
-        return f"•••• {visible}".strip()
+        return f"•••• {self.last4}".strip()

@@ -153,13 +153,14 @@ class CommentIn(Schema):
 
 
 class CommentOut(Schema):
-    """A comment."""
+    """A comment; one with ``purged_at`` lost its body under retention (``body`` is empty)."""
 
     id: int
     author: str
     body: str
     visibility: str
     created_at: dt.datetime
+    purged_at: dt.datetime | None = None
 
 
 class AttachmentOut(Schema):

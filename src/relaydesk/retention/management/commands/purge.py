@@ -22,6 +22,7 @@ def describe(line: PurgedItem) -> str:
     """One item as the command prints it."""
     parts = [f"{line.files} file(s) ({filesizeformat(line.file_bytes)})"]
     parts.append(f"{line.details} confidential detail(s)")
+    parts.append(f"{line.comments} comment(s)")
     if line.description:
         parts.append("description")
     return (
@@ -32,8 +33,8 @@ def describe(line: PurgedItem) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Delete files, confidential details and descriptions of closed items past their "
-        "engagement's retention (--dry-run lists them)."
+        "Delete files, confidential details, descriptions and comment bodies of closed items "
+        "past their engagement's retention (--dry-run lists them)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -55,8 +56,9 @@ class Command(BaseCommand):
         verb = "Would delete" if dry_run else "Deleted"
         if verbosity >= 1 or dry_run:
             self.stdout.write(
-                f"{verb} {run.files} file(s) ({filesizeformat(run.file_bytes)}) and "
-                f"{run.details} confidential detail(s) of {len(run.purged)} item(s)."
+                f"{verb} {run.files} file(s) ({filesizeformat(run.file_bytes)}), "
+                f"{run.details} confidential detail(s) and {run.comments} comment(s) "
+                f"of {len(run.purged)} item(s)."
             )
         for reference, reason in run.failed:
             self.stderr.write(f"  {reference}: not purged ({reason}); it is tried again next run.")

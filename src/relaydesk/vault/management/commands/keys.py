@@ -1,8 +1,9 @@
 """``relaydesk keys status | rotate | new``: the master key and the client data keys.
 
-``status`` prints key ids and versions, never key material. ``rotate`` re-wraps
+``status`` prints key ids and versions, never key material, and what each data key
+protects: stored files, purged files (tombstones) and confidential values. ``rotate`` re-wraps
 every client's data key under a new master key (``--new-key-file PATH`` or
-``RELAYDESK_NEW_MASTER_KEY``) in one transaction, without re-encrypting files.
+``RELAYDESK_NEW_MASTER_KEY``) in one transaction, without re-encrypting files or values.
 ``new --out PATH`` writes a fresh random master key into a file readable only
 by its owner, ready for ``rotate``.
 """
@@ -69,7 +70,8 @@ class Command(BaseCommand):
         try:
             if not lines and not master_key_file().exists():
                 raise KeyUnavailable(
-                    f"none yet; one is generated into {master_key_file()} with the first file"
+                    f"none yet; one is generated into {master_key_file()} with the first file "
+                    "or confidential detail"
                 )
             master = load_master_key(create=False)
             self.stdout.write(f"Master key: {master.id} from {master.source}")
@@ -83,7 +85,15 @@ class Command(BaseCommand):
             rewrapped = f", re-wrapped {line.rewrapped}" if line.rewrapped else ""
             self.stdout.write(
                 f"  {line.client:<24} v{line.version}  wrapped by {line.master_key_id}  "
-                f"{line.files} file(s)  created {line.created}{rewrapped}{mark}"
+                f"{line.files} file(s), {line.purged_files} purged, "
+                f"{line.values} confidential value(s)  created {line.created}{rewrapped}{mark}"
+            )
+        if lines:
+            self.stdout.write(
+                f"Encrypted: {sum(line.files for line in lines)} stored file(s), "
+                f"{sum(line.values for line in lines)} confidential value(s); "
+                f"{sum(line.purged_files for line in lines)} file(s) purged under retention "
+                "(tombstones, nothing stored)"
             )
         if legacy:
             self.stdout.write(f"Files stored before encryption (not encrypted): {legacy}")
@@ -107,7 +117,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "The data keys were re-wrapped, but the key file could not be replaced "
                 f"({problem.strerror}). Install the new key ({new_master.source}) as the master "
-                "key now: until then stored files cannot be decrypted."
+                "key now: until then stored files and values cannot be decrypted."
             ) from problem
         self.stdout.write(
             self.style.SUCCESS(
@@ -123,8 +133,8 @@ class Command(BaseCommand):
         if os.environ.get(ENV_MASTER_KEY, "").strip():
             self.stdout.write(
                 f"The master key comes from {ENV_MASTER_KEY}: set it to the new key "
-                f"(from {new_source}) and restart every process. Until then, files cannot be "
-                "decrypted. Back up the new key, then destroy the old one."
+                f"(from {new_source}) and restart every process. Until then, files and values "
+                "cannot be decrypted. Back up the new key, then destroy the old one."
             )
         elif install:
             self.stdout.write(
@@ -134,7 +144,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"Replace {master_key_file()} with the new key (from {new_source}) now: until "
-                "then, files cannot be decrypted. Back up the new key."
+                "then, files and values cannot be decrypted. Back up the new key."
             )
 
     def _new(self, path: Path) -> None:
