@@ -35,3 +35,20 @@ def test_provider_leads_see_every_clients_statement_agents_none(world: World) ->
     assert lead.get(f"/clients/{world.client_b.slug}/security/").status_code == 200
     assert login(world.agent).get(f"/clients/{world.client_b.slug}/security/").status_code == 403
     assert login(world.member_a).get(f"/clients/{world.client_b.slug}/security/").status_code == 404
+
+
+def test_the_statement_names_the_wall_between_clients_that_is_really_there(world: World) -> None:
+    from django.db import connection
+
+    submit(
+        world.member_a,
+        world.engagement_a,
+        sensitive=(("national_id", "SSN", "123-45-6789"),),
+    )
+    page = login(world.member_a).get("/clients/security/").content.decode()
+    assert "health data encrypted like documents (1 stored)" in page
+    if connection.vendor == "postgresql":
+        assert "PostgreSQL row-level security" in page
+    else:
+        assert "row-level security" not in page
+        assert "Checked by the application on every request and every API call" in page

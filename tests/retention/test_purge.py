@@ -411,6 +411,6 @@ def test_the_back_office_lists_and_offers_an_engagements_retention(world: World)
     url = f"/admin/clients/engagement/{world.engagement_a.pk}/change/"
     form = login(staff).get(url).content.decode()
     assert 'name="document_retention_days"' in form
-    assert "Delete documents and confidential details this many days after the item" in form
+    assert "Delete documents, comments and confidential details this many days after the" in form
     listing = login(staff).get("/admin/clients/engagement/").content.decode()
     assert "Document retention days" in listing

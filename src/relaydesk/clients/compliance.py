@@ -19,7 +19,8 @@ from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Client, Engagement
 from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.core.roles import Role
-from relaydesk.work.models import Attachment
+from relaydesk.tenancy import rowsecurity
+from relaydesk.work.models import Attachment, SensitiveDetail
 from relaydesk.workforce.models import Site
 
 
@@ -50,6 +51,10 @@ class SecurityReport:
     max_session_hours: int
     engagements: list[EngagementControls]
     documents_encrypted: int
+    documents_purged: int
+    details_encrypted: int
+    # PostgreSQL's row-level security stands under the application's checks.
+    database_wall: bool
     key_version: int | None
     key_created: dt.datetime | None
     audit_records: int
@@ -115,7 +120,12 @@ def build_security_report(client: Client) -> SecurityReport:
         idle_minutes=int(getattr(settings, "RELAYDESK_SESSION_IDLE_MINUTES", 0)),
         max_session_hours=int(getattr(settings, "RELAYDESK_SESSION_MAX_HOURS", 0)),
         engagements=engagements,
-        documents_encrypted=Attachment.objects.filter(client=client).count(),
+        documents_encrypted=Attachment.objects.filter(
+            client=client, purged_at__isnull=True, encryption_id__isnull=False
+        ).count(),
+        documents_purged=Attachment.objects.filter(client=client, purged_at__isnull=False).count(),
+        details_encrypted=SensitiveDetail.objects.filter(client=client).count(),
+        database_wall=rowsecurity.wall_standing(),
         key_version=key.version if key else None,
         key_created=key.created_at if key else None,
         audit_records=audit["n"] or 0,

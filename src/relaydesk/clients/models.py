@@ -108,8 +108,8 @@ class Engagement(models.Model):
         null=True,
         blank=True,
         help_text=(
-            "Delete documents and confidential details this many days after the item is "
-            "accepted or cancelled"
+            "Delete documents, comments and confidential details this many days after the "
+            "item is accepted or cancelled"
         ),
     )
 

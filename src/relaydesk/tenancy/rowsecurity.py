@@ -33,6 +33,7 @@ __all__ = [
     "on_commit_in_scope",
     "scope_of",
     "trust_this_process",
+    "wall_standing",
     "within",
 ]
 
@@ -55,6 +56,19 @@ NO_SCOPE = Scope("")
 def enabled() -> bool:
     """True when the database enforces row-level security (PostgreSQL)."""
     return connection.vendor == "postgresql"
+
+
+def wall_standing() -> bool:
+    """True when the database enforces the client wall (forced on the work-item table)."""
+    if not enabled():
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = %s",
+            ["work_workitem"],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def scope_of(user: Any) -> Scope:
@@ -95,9 +109,10 @@ def current_scope() -> Scope:
 def within(scope: Scope) -> Iterator[None]:
     """Run the block in one transaction under ``scope``, then restore the previous one.
 
-    Trusted code uses ``within(PROVIDER)`` for the few reads and writes that must
-    cross clients whoever is signed in: appending to the audit chain, and
-    looking up a client's sign-on settings before anyone is signed in.
+    Trusted code uses it for the few reads and writes that must cross the
+    current scope: appending to the audit chain (its head is any client's),
+    finding which client owns a sign-on app before anyone is signed in, and
+    reading a client's two-factor rule while its user signs in.
     """
     if not enabled():
         yield
