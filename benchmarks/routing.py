@@ -11,9 +11,17 @@ Sections (each a function in ``SECTIONS``, run in order; ``--section`` picks som
   the naive decision that scans and filters every queued item with the same rules
   (``scan_next_item``), measured on fewer decisions and checked to agree;
 - wave: ``assign_wave`` (SciPy's minimum-cost assignment) against
-  ``assign_wave_greedy`` on a generated wave: total weighted lateness and time.
+  ``assign_wave_greedy`` on a generated wave: total weighted lateness and time;
+- db: database claims ("Get next", ``relaydesk.routing.actions.do_claim_next``) per
+  second with 1, 4 and 8 claimer processes over a queue of 10,000 items, on SQLite
+  and, when ``DATABASE_URL`` names PostgreSQL, on PostgreSQL too — each in a
+  throwaway database, next to the same machine's ceiling measured in the same run:
+  ``pgbench -N`` transactions per second with as many clients (PostgreSQL), a bare
+  one-row ``UPDATE`` loop in as many processes (SQLite).
 
     make bench            # or: .venv/bin/python benchmarks/routing.py [--section core] [--items N]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/relaydesk \
+        .venv/bin/python benchmarks/routing.py --section db
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from relaydesk.core.eligibility import AgentProfile, CertificationGrant, ItemNeeds, Presence
 from relaydesk.core.routing import (
@@ -333,7 +342,367 @@ def wave(args: argparse.Namespace) -> None:
         print("  neither plan is late")
 
 
-SECTIONS = {"core": core_pull, "wave": wave}
+# --- database claims ----------------------------------------------------------------------------
+
+BENCH_ROLE = "relaydesk_bench_app"
+DB_CAPACITY = 50
+
+
+def db_claims(args: argparse.Namespace) -> None:
+    """Claims per second on each database, each engine in a process of its own (one
+    Django set-up per process), next to that database's ceiling."""
+    import subprocess
+
+    engines = ["sqlite"]
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        engines.append("postgresql")
+    for engine in engines:
+        print(flush=True)
+        command = [sys.executable, os.path.abspath(__file__), "--db-engine", engine]
+        command += ["--db-items", str(args.db_items), "--db-seconds", str(args.db_seconds)]
+        command += ["--claimers", args.claimers]
+        done = subprocess.run(command, check=False)
+        if done.returncode:
+            raise SystemExit(f"the {engine} claims benchmark failed ({done.returncode})")
+    if len(engines) == 1:
+        print("PostgreSQL skipped: set DATABASE_URL=postgres://… to measure it too")
+
+
+def db_engine(args: argparse.Namespace) -> None:
+    """One engine: a throwaway database, its ceiling, then claims at each concurrency."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="relaydesk-bench-claims-")
+    try:
+        os.environ["RELAYDESK_VAR_DIR"] = folder
+        os.environ["DJANGO_SETTINGS_MODULE"] = "relaydesk.config.settings"
+        os.environ["DEBUG"] = "false"  # as in production: no query log kept in memory
+        claimers = [int(n) for n in args.claimers.split(",")]
+        if args.db_engine == "sqlite":
+            _sqlite_claims(args, folder, claimers)
+        else:
+            _postgres_claims(args, claimers)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sqlite_claims(args: argparse.Namespace, folder: str, claimers: list[int]) -> None:
+    os.environ["DATABASE_URL"] = f"sqlite:///{folder}/claims.sqlite3"
+    print(f"SQLite, throwaway {folder}/claims.sqlite3", flush=True)
+    ceilings: dict[int, float | None] = {
+        n: sqlite_ceiling(f"{folder}/ceiling.sqlite3", n, args.db_seconds) for n in claimers
+    }
+    run_claims(args, claimers, ceilings, "bare one-row UPDATE loop")
+
+
+def _postgres_claims(args: argparse.Namespace, claimers: list[int]) -> None:
+    import psycopg
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    name = f"relaydesk_bench_claims_{os.getpid()}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        url = urlunsplit(parts._replace(path=f"/{name}"))
+        os.environ["DATABASE_URL"] = url
+        print(f"PostgreSQL, throwaway database {name}", flush=True)
+        ceilings = pgbench_ceiling(parts, name, claimers, args.db_seconds)
+        run_claims(args, claimers, ceilings, "pgbench -N")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _pgbench() -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+    return candidates[-1] if candidates else None
+
+
+def pgbench_ceiling(
+    parts: SplitResult, name: str, claimers: list[int], seconds: float
+) -> dict[int, float | None]:
+    """``pgbench -N`` TPS with as many clients as claimers, in the throwaway database."""
+    import re
+    import subprocess
+
+    import psycopg
+
+    binary = _pgbench()
+    if binary is None:
+        print("  pgbench not found (PATH, /usr/lib/postgresql/*/bin): no ceiling measured")
+        return dict.fromkeys(claimers)
+    env = dict(os.environ)
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    base = [binary, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
+    base += ["-U", parts.username or "postgres"]
+    subprocess.run([*base, "-i", "-q", name], check=True, env=env, capture_output=True)
+    result: dict[int, float | None] = {}
+    for clients in claimers:
+        jobs = str(min(clients, os.cpu_count() or 1))
+        command = [*base, "-N", "-c", str(clients), "-j", jobs, "-T", str(round(seconds)), name]
+        out = subprocess.run(command, check=True, env=env, capture_output=True, text=True)
+        found = re.search(r"tps = ([0-9.]+)", out.stdout)
+        result[clients] = float(found.group(1)) if found else None
+        print(
+            f"  ceiling: pgbench -N, {clients} client(s): {result[clients] or 0:,.0f} TPS",
+            flush=True,
+        )
+    # pgbench's tables go again: the claims run on Relaydesk's schema alone.
+    with psycopg.connect(urlunsplit(parts._replace(path=f"/{name}")), autocommit=True) as db:
+        for table in ("accounts", "branches", "history", "tellers"):
+            db.execute(f"DROP TABLE IF EXISTS pgbench_{table}")
+    return result
+
+
+def _sqlite_updates(path: str, seconds: float, start: object, counts: object) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path, timeout=20, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    start.wait()  # type: ignore[attr-defined]
+    done = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
+        db.execute("COMMIT")
+        done += 1
+    counts.put(done)  # type: ignore[attr-defined]
+    db.close()
+
+
+def sqlite_ceiling(path: str, processes: int, seconds: float) -> float:
+    """Committed one-row UPDATE transactions per second, ``processes`` at once, with the
+    settings Relaydesk gives SQLite (WAL, synchronous=NORMAL, BEGIN IMMEDIATE)."""
+    import multiprocessing
+    import sqlite3
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, n INTEGER)")
+    db.execute("INSERT OR IGNORE INTO counter VALUES (1, 0)")
+    db.close()
+    context = multiprocessing.get_context("fork")
+    start, counts = context.Event(), context.Queue()
+    workers = [
+        context.Process(target=_sqlite_updates, args=(path, seconds, start, counts))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    start.set()
+    total = sum(counts.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    rate = total / seconds
+    print(f"  ceiling: one-row UPDATE loop, {processes} process(es): {rate:,.0f} TPS", flush=True)
+    return rate
+
+
+def _as_app_role(sender: object, connection: object, **kwargs: object) -> None:
+    if getattr(connection, "vendor", "") == "postgresql":
+        with connection.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute(f"SET ROLE {BENCH_ROLE}")
+
+
+def _claimer(user_ids: list[int], seconds: float, start: object, counts: object) -> None:
+    """One claimer process: "Get next" round its agents until the time is up."""
+    from django.db import connection
+
+    from relaydesk.accounts.models import User
+    from relaydesk.routing.actions import do_claim_next
+
+    users = list(User.objects.filter(pk__in=user_ids).order_by("pk"))
+    start.wait()  # type: ignore[attr-defined]
+    got = turn = 0
+    deadline = time.monotonic() + seconds
+    while users and time.monotonic() < deadline:
+        user = users[turn % len(users)]
+        claim = do_claim_next(user)
+        if claim.item is not None:
+            got += 1
+            turn += 1
+        elif claim.rule == "capacity":
+            users.remove(user)
+        elif claim.rule == "empty":
+            break
+    counts.put(got)  # type: ignore[attr-defined]
+    connection.close()
+
+
+def run_claims(
+    args: argparse.Namespace,
+    claimers: list[int],
+    ceilings: dict[int, float | None],
+    ceiling_name: str,
+) -> None:
+    """Build the desk in the throwaway database, then time each round of claimers."""
+    import multiprocessing
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+    from django.utils import timezone
+
+    from relaydesk.accounts.models import User
+    from relaydesk.catalog.models import Service, Skill
+    from relaydesk.clients.models import Client, Engagement
+    from relaydesk.core.lifecycle import State
+    from relaydesk.core.roles import Role
+    from relaydesk.routing.models import AgentPresence
+    from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
+    from relaydesk.tenancy.rowsecurity import trust_this_process
+    from relaydesk.work.models import WorkItem, WorkItemEvent
+    from relaydesk.workforce.models import Agent, AgentSkill, ShiftPattern, Site
+
+    trust_this_process()  # claimers act in the provider's scope, as agents' requests do
+    print("  migrating…", flush=True)
+    call_command("migrate", verbosity=0)
+    most = max(claimers)
+    per_claimer = -(-args.db_items // DB_CAPACITY) + 2  # enough slots for the whole queue
+    client = Client.objects.create(slug="bench", name="Bench client")
+    engagement = Engagement.objects.create(
+        client=client,
+        name="Keying",
+        time_zone="UTC",
+        allowed_countries=["PH"],
+        starts_on=dt.date(2026, 1, 1),
+    )
+    service = Service.objects.get(slug="data-entry")
+    engagement.services.add(service)
+    submitter = User.objects.create_user(
+        email="sender@bench.test", password=None, role=Role.CLIENT_MEMBER.value, client=client
+    )
+    site = Site.objects.create(
+        code="cc", name="Claim centre", country="PH", time_zone="Asia/Manila"
+    )
+    ShiftPattern.objects.bulk_create(
+        ShiftPattern(site=site, name="all day", weekday=d, starts_at=dt.time(0), ends_at=dt.time(0))
+        for d in range(7)
+    )
+    users = User.objects.bulk_create(
+        User(email=f"a{n}@bench.test", role=Role.AGENT.value, full_name=f"Agent {n}")
+        for n in range(per_claimer * most)
+    )
+    agents = Agent.objects.bulk_create(
+        Agent(user=u, site=site, employee_code=f"B{n:05}", languages=["en"], capacity=DB_CAPACITY)
+        for n, u in enumerate(users)
+    )
+    skill = Skill.objects.get(slug="data-entry")
+    AgentSkill.objects.bulk_create(AgentSkill(agent=a, skill=skill, proficiency=3) for a in agents)
+    now = timezone.now()
+    AgentPresence.objects.bulk_create(
+        AgentPresence(agent=a, status="available", since=now, idle_since=now) for a in agents
+    )
+    start = now - dt.timedelta(hours=3)
+    items = WorkItem.objects.bulk_create(
+        WorkItem(
+            client=client,
+            engagement=engagement,
+            service=service,
+            title=f"Form {n}",
+            priority=(2, 3, 1, 4)[n % 4],
+            state=State.QUEUED.value,
+            submitted_by=submitter,
+            created_at=start + dt.timedelta(seconds=n),
+            updated_at=start,
+        )
+        for n in range(args.db_items)
+    )
+    WorkItemEvent.objects.bulk_create(
+        WorkItemEvent(
+            client=client, item=i, at=i.created_at, kind="queue", to_state=State.QUEUED.value
+        )
+        for i in items
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [BENCH_ROLE])
+            if cursor.fetchone() is None:
+                cursor.execute(f"CREATE ROLE {BENCH_ROLE} NOLOGIN")
+            for statement in grant_statements(BENCH_ROLE):
+                cursor.execute(statement)
+        # Claimers connect as a plain role, as the product does: row-level security binds them.
+        connection_created.connect(_as_app_role)
+    user_ids = [u.pk for u in users]
+    print(
+        f"  desk: {args.db_items:,} queued items, {len(user_ids):,} available agents "
+        f"(capacity {DB_CAPACITY}); each round {args.db_seconds:g} s",
+        flush=True,
+    )
+    # One claim in this process, to say what a claim is made of.
+    from django.test.utils import CaptureQueriesContext
+
+    from relaydesk.routing.actions import do_claim_next
+
+    with CaptureQueriesContext(connection) as statements:
+        began = time.perf_counter()
+        do_claim_next(users[0])
+        one = time.perf_counter() - began
+    print(
+        f"  one claim: {len(statements.captured_queries)} SQL statements through the ORM, "
+        f"{one * 1000:.1f} ms",
+        flush=True,
+    )
+    context = multiprocessing.get_context("fork")
+    rows = []
+    for count in claimers:
+        # Every round starts from the same full queue and empty hands.
+        WorkItem.objects.filter(pk__in=[i.pk for i in items]).update(
+            state=State.QUEUED.value, owner=None
+        )
+        connection.close()
+        begin, counts = context.Event(), context.Queue()
+        share = len(user_ids) // count
+        workers = [
+            context.Process(
+                target=_claimer,
+                args=(user_ids[n * share : (n + 1) * share], args.db_seconds, begin, counts),
+            )
+            for n in range(count)
+        ]
+        for worker in workers:
+            worker.start()
+        time.sleep(1.0)  # let every claimer connect before the clock starts
+        begin.set()
+        claimed = sum(counts.get() for _ in workers)
+        for worker in workers:
+            worker.join()
+        rate = claimed / args.db_seconds
+        ceiling = ceilings.get(count)
+        ratio = f"{rate / ceiling:7.1%}" if ceiling else "      –"
+        rows.append((count, rate, ceiling, ratio))
+        print(f"  {count} claimer(s): {claimed:,} claims, {rate:,.1f} claims/s", flush=True)
+    print()
+    print(f"  {'claimers':>8} {'claims/s':>10} {'ceiling/s':>11} {'claims/ceiling':>15}")
+    for count, rate, ceiling, ratio in rows:
+        print(f"  {count:>8} {rate:>10,.1f} {ceiling or 0:>11,.0f} {ratio:>15}")
+    print(
+        f"  ceiling: {ceiling_name} with as many clients/processes; target (PostgreSQL): "
+        "claims ≥ 50 % of it"
+    )
+    load = os.getloadavg()[0]
+    print(f"  load average {load:.1f} on {os.cpu_count()} cores")
+
+
+SECTIONS = {"core": core_pull, "wave": wave, "db": db_claims}
 
 
 def main() -> None:
@@ -346,10 +715,17 @@ def main() -> None:
     parser.add_argument("--wave-items", type=int, default=1_000)
     parser.add_argument("--wave-agents", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db-items", type=int, default=10_000, help="queued items for db")
+    parser.add_argument("--db-seconds", type=float, default=15.0, help="length of a db round")
+    parser.add_argument("--claimers", default="1,4,8", help="claimer processes per db round")
+    parser.add_argument("--db-engine", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
     parser.add_argument(
         "--section", action="append", choices=sorted(SECTIONS), help="run only these (repeatable)"
     )
     args = parser.parse_args()
+    if args.db_engine:  # one engine of the db section, in a process of its own
+        db_engine(args)
+        return
     for name, section in SECTIONS.items():
         if args.section is None or name in args.section:
             section(args)

@@ -12,8 +12,9 @@ trail, the data export, the lockout message, the error pages) for the roles that
 them, some of them also on a 390-pixel-wide phone screen. ``--only`` takes shell-style
 patterns of the names to save.
 
-Only the lockout shot changes anything: it makes five failed sign-ins as an address
-that has no account, which pauses sign-in for that address alone.
+Two shots change something: the lockout shot makes five failed sign-ins as an address
+that has no account, which pauses sign-in for that address alone, and the agent's
+workspace shot sets the demo agent available.
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ class Shot:
     path: str
     viewport: ViewportSize
     full_page: bool = False
+    # What to do on the page before the picture (click, open something).
+    step: Callable[[Page], None] | None = None
+    # Only this part of the page (a CSS selector), instead of the screen.
+    part: str | None = None
+
+
+def become_available(page: Page) -> None:
+    """The agent says they are available (their presence: the one change a work shot makes)."""
+    page.click("button.seg-available")
+    page.wait_for_selector("button.seg-available.on")
+
+
+def open_first_item(page: Page) -> None:
+    """Open the first item of a list."""
+    page.locator("td.ref a").first.click()
+    page.wait_for_load_state("networkidle")
 
 
 PAGES = [
@@ -67,7 +84,17 @@ PAGES = [
     Shot("client-portal", CLIENT_MEMBER, "/portal/", DESKTOP),
     Shot("client-new-request", CLIENT_MEMBER, "/portal/new/", DESKTOP),
     Shot("client-import", CLIENT_ADMIN, "/portal/import/", DESKTOP),
-    Shot("agent-workspace", AGENT, "/workspace/", DESKTOP),
+    Shot("agent-workspace", AGENT, "/workspace/", DESKTOP, step=become_available),
+    # A queued item as the operations lead sees it, and its routing section alone.
+    Shot("ops-item-routing", LEAD, "/ops/?state=queued", DESKTOP, True, step=open_first_item),
+    Shot(
+        "item-routing",
+        LEAD,
+        "/ops/?state=queued",
+        DESKTOP,
+        step=open_first_item,
+        part="#routing",
+    ),
     Shot("attorney-reviews", "attorney@relaydesk.test", "/workspace/reviews/", DESKTOP),
     Shot("api-tokens", CLIENT_MEMBER, "/account/tokens/", DESKTOP),
     Shot("sign-in", None, "/accounts/login/", DESKTOP),
@@ -189,7 +216,12 @@ def shoot_pages(browser: Browser, base: str, out: Path, wanted: Callable[[str], 
             sessions[shot.email] = context.storage_state()
         page.goto(base + shot.path)
         page.wait_for_load_state("networkidle")
-        if wanted(shot.name):
+        if shot.step is not None and wanted(shot.name):
+            shot.step(page)
+        if wanted(shot.name) and shot.part:
+            page.locator(shot.part).screenshot(path=out / f"{shot.name}.png")
+            print(f"{shot.name}: {out / (shot.name + '.png')}")
+        elif wanted(shot.name):
             save(page, out, shot.name, full_page=shot.full_page)
         # The first item on a list, to show a detail page too.
         if extra and wanted(extra[0]):

@@ -1,4 +1,4 @@
-"""The ``relaydesk`` command: serve, worker, migrate, demo, createadmin, token, import-work.
+"""The ``relaydesk`` command: serve, worker, route, migrate, demo, createadmin, token, import-work.
 
 Each subcommand wraps a Django management command, so ``relaydesk X`` and
 ``python -m django X`` behave the same.
@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "serve": "Serve the product (default 127.0.0.1:8000; HOST and PORT override).",
     "worker": "Run queued background tasks (the django-tasks-db worker).",
+    "route": "Push queued work to agents and climb escalation ladders: [--every SECONDS].",
     "migrate": "Create or upgrade the database schema.",
     "demo": "Load the demo provider with 30 days of history.",
     "demo-code": "Print the one-time code the demo's provider logins accept now.",

@@ -41,6 +41,9 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.VIEW_CLIENT_AUDIT: {CA},
     P.EXPORT_CLIENT_DATA: {A, CA},
     P.USE_BACK_OFFICE: {A},
+    P.SET_PRESENCE: {G},
+    P.VIEW_ROUTING: {A, L},
+    P.CONFIGURE_ROUTING: {A, L},
 }
 
 
@@ -66,6 +69,9 @@ def test_clients_never_hold_a_provider_permission() -> None:
         P.VIEW_WORKFORCE,
         P.VIEW_ALL_ENGAGEMENTS,
         P.USE_BACK_OFFICE,
+        P.SET_PRESENCE,
+        P.VIEW_ROUTING,
+        P.CONFIGURE_ROUTING,
     }
     for permission in provider_only:
         assert not roles_with(permission) & {CA, CM}, permission

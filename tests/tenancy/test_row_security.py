@@ -7,6 +7,7 @@ not the owner), as production does, for the length of the test's transaction.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 from collections.abc import Iterator
@@ -20,12 +21,14 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import ForeignKey
 from django.test import Client as HttpClient
 from django.test import override_settings
+from django.utils import timezone
 
 from relaydesk.accounts.actions import do_create_api_token
 from relaydesk.accounts.models import ClientSSO
 from relaydesk.audit.chain import HASHED_FIELDS, verify_chain
 from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Client
+from relaydesk.routing.actions import do_escalate, do_set_escalation_ladder
 from relaydesk.tenancy import rowsecurity
 from relaydesk.tenancy.checks import app_role_check
 from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
@@ -100,6 +103,12 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
             provider="openid_connect", provider_id=f"{slug}-idp", name=f"{slug} SSO"
         )
         ClientSSO.objects.create(client=client, app=app, domains=[f"{slug}.test"])
+    # Routing's rows: each engagement's escalation ladder, and the steps its items reached.
+    for engagement in (world.engagement_a, world.engagement_b):
+        do_set_escalation_ladder(
+            world.lead, engagement, widen_after_minutes=1, alert_after_minutes=2
+        )
+    do_escalate(at=timezone.now() + dt.timedelta(hours=1))
     return items
 
 

@@ -18,6 +18,7 @@ from relaydesk.audit.actions import do_record_denial
 from relaydesk.catalog.api import router as catalog_router
 from relaydesk.clients.api import router as clients_router
 from relaydesk.errors import ActionRefused
+from relaydesk.routing.api import router as routing_router
 from relaydesk.tenancy import rowsecurity
 from relaydesk.throttling import AnonymousRateThrottle, CallerRateThrottle
 from relaydesk.web import client_ip
@@ -73,6 +74,7 @@ api.add_router("/", catalog_router)
 api.add_router("/", clients_router)
 api.add_router("/", workforce_router)
 api.add_router("/", work_router)
+api.add_router("/", routing_router)
 
 
 @api.exception_handler(ActionRefused)

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "relaydesk.clients",
     "relaydesk.workforce",
     "relaydesk.work",
+    "relaydesk.routing",
     "relaydesk.vault",
     "relaydesk.retention",
     "relaydesk.tenancy",

@@ -38,6 +38,9 @@ class Permission(StrEnum):
     VIEW_CLIENT_AUDIT = "view_client_audit"
     EXPORT_CLIENT_DATA = "export_client_data"
     USE_BACK_OFFICE = "use_back_office"
+    SET_PRESENCE = "set_presence"
+    VIEW_ROUTING = "view_routing"
+    CONFIGURE_ROUTING = "configure_routing"
 
     @property
     def description(self) -> str:
@@ -65,6 +68,9 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VIEW_CLIENT_AUDIT: "Read and export their client's audit trail",
     Permission.EXPORT_CLIENT_DATA: "Export all of a client's data (clients: their own only)",
     Permission.USE_BACK_OFFICE: "Use the back office (catalog, sites, agents, engagements)",
+    Permission.SET_PRESENCE: "Say whether they are available, on a break or offline",
+    Permission.VIEW_ROUTING: "See who may take an item and the rule that excludes everyone else",
+    Permission.CONFIGURE_ROUTING: "Set escalation ladders (when waiting items widen, alert a lead)",
 }
 
 _P = Permission
@@ -82,6 +88,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.VIEW_ALL_ENGAGEMENTS,
             _P.EXPORT_CLIENT_DATA,
             _P.USE_BACK_OFFICE,
+            _P.VIEW_ROUTING,
+            _P.CONFIGURE_ROUTING,
         }
     ),
     Role.OPS_LEAD: frozenset(
@@ -95,10 +103,18 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.VIEW_WORKFORCE,
             _P.VIEW_ALL_ENGAGEMENTS,
             _P.REVEAL_SENSITIVE,
+            _P.VIEW_ROUTING,
+            _P.CONFIGURE_ROUTING,
         }
     ),
     Role.AGENT: frozenset(
-        {_P.VIEW_HELD_AND_OFFERED_WORK, _P.DO_WORK, _P.POST_INTERNAL, _P.REVEAL_SENSITIVE}
+        {
+            _P.VIEW_HELD_AND_OFFERED_WORK,
+            _P.DO_WORK,
+            _P.POST_INTERNAL,
+            _P.REVEAL_SENSITIVE,
+            _P.SET_PRESENCE,
+        }
     ),
     Role.QA_REVIEWER: frozenset(
         {

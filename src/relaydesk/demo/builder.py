@@ -45,6 +45,8 @@ from relaydesk.demo.plan import (
     PlannedItem,
 )
 from relaydesk.demo.roster import Roster
+from relaydesk.routing.actions import do_set_presence
+from relaydesk.routing.models import PresenceStatus
 from relaydesk.work.actions import (
     NewWorkItem,
     do_add_comment,
@@ -164,6 +166,11 @@ def build_demo(
     # second query); the load needs no log.
     with override_settings(DEBUG=False):
         _History(world, items, say).run()
+    # The agents have just signed in: available, so "Get next" and push routing work at once
+    # (only those on shift by their site's calendar actually get items).
+    for agent in Agent.objects.select_related("user").order_by("pk"):
+        do_set_presence(agent.user, PresenceStatus.AVAILABLE.value, at=now)
+    say(f"presence: {len(agents)} agents available")
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(

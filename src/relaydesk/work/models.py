@@ -94,6 +94,11 @@ class WorkItem(models.Model):
         indexes = [
             models.Index(fields=["client", "state", "-created_at"], name="item_client_state"),
             models.Index(fields=["state", "-priority", "created_at"], name="item_queue_order"),
+            # Routing order (priority, due time, age): claims read it with SKIP LOCKED.
+            models.Index(
+                fields=["state", "-priority", "due_at", "created_at", "id"],
+                name="item_routing_order",
+            ),
             models.Index(fields=["owner", "state"], name="item_owner_state"),
         ]
         constraints = [

@@ -17,6 +17,8 @@ workspace = (
     [
         path("", views.workspace_home, name="home"),
         path("reviews/", views.workspace_reviews, name="reviews"),
+        path("next/", views.workspace_next, name="next"),
+        path("presence/", views.workspace_presence, name="presence"),
     ],
     "workspace",
 )

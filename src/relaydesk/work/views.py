@@ -15,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import do_record_denial
@@ -24,6 +25,10 @@ from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.permissions import Permission, can, roles_with
 from relaydesk.errors import ActionRefused
 from relaydesk.permissions import roles_required
+from relaydesk.routing import actions as routing_actions
+from relaydesk.routing import queries as routing_queries
+from relaydesk.routing.models import PresenceStatus
+from relaydesk.routing.queries import PresenceView
 from relaydesk.web import client_ip
 from relaydesk.work import actions, queries
 from relaydesk.work.downloads import attachment_response
@@ -121,9 +126,112 @@ def portal_submit(request: HttpRequest) -> HttpResponse:
     return render(request, "work/portal_submit.html", {"form": form}, status=status)
 
 
+PRESENCE_CHOICES = [(p.value, p.label) for p in PresenceStatus]
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The agent's desk as the workspace shows it: presence, shift and the site's clock."""
+
+    presence: PresenceView
+    site_time: dt.datetime
+    on_shift: bool
+    shift_ends: dt.datetime | None
+    next_shift: dt.datetime | None
+
+    @property
+    def status(self) -> str:
+        """The presence the agent last set (offline when they never set one)."""
+        return self.presence.moment.presence.value
+
+    @property
+    def status_label(self) -> str:
+        """The presence, as the agent reads it."""
+        return PresenceStatus(self.status).label
+
+
+def _desk(user: User) -> Desk | None:
+    """The agent's presence and shift now, or ``None`` for someone without an agent profile."""
+    if not can(user.role_enum, Permission.SET_PRESENCE):
+        return None
+    at = timezone.now()
+    try:
+        view = routing_queries.my_presence(user, at=at)
+    except ActionRefused:
+        return None
+    calendar = view.moment.calendar
+    shift = calendar.status(at)
+    # A shift that runs on for days (a site working around the clock) has no end worth showing.
+    ends = shift.until if shift.on_shift and shift.until else None
+    if ends is not None and ends - at > dt.timedelta(hours=24):
+        ends = None
+    return Desk(
+        presence=view,
+        site_time=calendar.local_time(at),
+        on_shift=shift.on_shift,
+        shift_ends=calendar.local_time(ends) if ends else None,
+        next_shift=calendar.local_time(shift.next_start) if shift.next_start else None,
+    )
+
+
+def _desk_context(user: User, **extra: Any) -> dict[str, Any]:
+    return {
+        "desk": _desk(user),
+        "presence_choices": PRESENCE_CHOICES,
+        "can_get_next": can(user.role_enum, Permission.DO_WORK),
+        **extra,
+    }
+
+
+def _desk_answer(request: HttpRequest, **extra: Any) -> HttpResponse:
+    """HTMX gets the desk panel again; a plain form post goes back to the workspace."""
+    if request.htmx:  # type: ignore[attr-defined]
+        context = _desk_context(_user(request), **extra)
+        return render(request, "work/workspace_home.html#desk", context)
+    if extra.get("desk_error"):
+        messages.error(request, extra["desk_error"])
+    elif extra.get("nothing"):
+        messages.warning(request, extra["nothing"])
+    return redirect("workspace:home")
+
+
+@roles_required(*roles_with(Permission.DO_WORK))
+@require_POST
+def workspace_next(request: HttpRequest) -> HttpResponse:
+    """ "Get next": take the best queued item this agent may work and open it, or say why not."""
+    try:
+        claim = routing_actions.do_claim_next(_user(request), source_ip=client_ip(request))
+    except ActionRefused as refusal:
+        return _desk_answer(request, desk_error=refusal.message)
+    if claim.item is None:
+        return _desk_answer(request, nothing=claim.reason, nothing_rule=claim.rule)
+    reference = claim.item.reference
+    why = claim.reason.removeprefix(f"{reference} is ")
+    said = f"You took {reference}: {why}" if why != claim.reason else f"You took {reference}."
+    messages.success(request, said)
+    url = item_url(claim.item)
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@roles_required(*roles_with(Permission.SET_PRESENCE))
+@require_POST
+def workspace_presence(request: HttpRequest) -> HttpResponse:
+    """Set the agent's presence: available, on a break or offline."""
+    try:
+        routing_actions.do_set_presence(
+            _user(request), request.POST.get("status", ""), source_ip=client_ip(request)
+        )
+    except ActionRefused as refusal:
+        return _desk_answer(request, desk_error=refusal.message)
+    return _desk_answer(request)
+
+
 @roles_required(*roles_with(Permission.VIEW_HELD_AND_OFFERED_WORK))
 def workspace_home(request: HttpRequest) -> HttpResponse:
-    """An agent's items in hand and the queued items they may take."""
+    """An agent's items in hand, their presence and "Get next", and the queued items they may
+    take."""
     user = _user(request)
     visible = queries.visible_work_items(user)
     mine = (
@@ -141,13 +249,14 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "work/workspace_home.html",
-        {
-            "mine": mine,
-            "queue": queue,
-            "completed_this_week": completed_this_week,
-            "agent": agent,
-            "profile": profile,
-        },
+        _desk_context(
+            user,
+            mine=mine,
+            queue=queue,
+            completed_this_week=completed_this_week,
+            agent=agent,
+            profile=profile,
+        ),
     )
 
 
@@ -218,6 +327,197 @@ def _assign_candidates(user: User, item: WorkItem) -> list[Candidate]:
     return candidates
 
 
+#: The routing rules as the item page names them, in the order the core checks them.
+RULE_LABELS = {
+    "skill": "Lacking a skill level",
+    "certification": "Without a valid certification",
+    "language": "Not working in the language",
+    "clearance": "Without the clearance",
+    "residency": "At a site in a country the client does not allow",
+    "site": "Not at a site the item is offered to first",
+    "dedicated": "Not a dedicated agent of the engagement",
+    "shift": "Off shift",
+    "presence": "On a break or offline",
+    "capacity": "At capacity",
+}
+RELAXATION_LABELS = {
+    "lower-proficiency": "skill minimums one level lower",
+    "other-sites": "opened to every allowed site",
+    "alert-lead": "operations lead alerted",
+}
+HOW_GIVEN = {Action.TAKE.value: "took it", Action.ASSIGN.value: "was assigned it"}
+
+
+@dataclass(frozen=True)
+class EligibleAgent:
+    """An agent who may take the item now, with how much they hold."""
+
+    name: str
+    site: str
+    load: int | None
+    capacity: int | None
+
+
+@dataclass(frozen=True)
+class SameReason:
+    """Agents excluded for the very same reason, by site: ``((site, (name, ...)), ...)``."""
+
+    reason: str
+    sites: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class ExcludedGroup:
+    """The agents one routing rule keeps from the item, gathered by their reason."""
+
+    rule: str
+    label: str
+    count: int
+    reasons: tuple[SameReason, ...]
+
+
+def _excluded_group(rule: str, rows: list[routing_queries.AgentVerdictRow]) -> ExcludedGroup:
+    """One rule's agents; those with the same reason share a line (dozens often do)."""
+    by_reason: dict[str, dict[str, list[str]]] = {}
+    for row in rows:
+        by_reason.setdefault(row.reason, {}).setdefault(row.site, []).append(row.name)
+    reasons = sorted(
+        (
+            SameReason(
+                reason=reason,
+                sites=tuple((site, tuple(sorted(names))) for site, names in sorted(sites.items())),
+            )
+            for reason, sites in by_reason.items()
+        ),
+        key=lambda same: (-sum(len(names) for _, names in same.sites), same.reason),
+    )
+    return ExcludedGroup(
+        rule=rule,
+        label=RULE_LABELS.get(rule, rule.capitalize()),
+        count=len(rows),
+        reasons=tuple(reasons),
+    )
+
+
+def _routing_summary(explained: routing_queries.ItemRouting) -> str:
+    """One line: how many may take the item, or what keeps every agent from it."""
+    total = len(explained.verdicts)
+    if explained.eligible:
+        return f"{len(explained.eligible)} of {total} agents may take it now."
+    if not total:
+        return "Stuck: there are no agents to route it to."
+    counted = ", ".join(
+        f"{count} {RULE_LABELS.get(rule, rule).lower()}"
+        for rule, count in explained.excluded_by.items()
+    )
+    return f"Stuck: none of the {total} agents may take it now — {counted}."
+
+
+@dataclass(frozen=True)
+class EscalationShown:
+    """A ladder step the item reached, in words."""
+
+    level: int
+    at: dt.datetime
+    what: str
+
+
+@dataclass(frozen=True)
+class RoutingPanel:
+    """The item page's routing section, for those who may see how items are routed."""
+
+    summary: str
+    stuck: bool
+    eligible: tuple[EligibleAgent, ...]
+    excluded: tuple[ExcludedGroup, ...]
+    queued_since: dt.datetime | None
+    steps: tuple[EscalationShown, ...]
+    next_step_at: dt.datetime | None
+    owner: str = ""
+    given: routing_queries.HeldItem | None = None
+    how_given: str = ""
+    owner_refusal: str = ""
+
+
+def _routing_panel(user: User, item: WorkItem) -> RoutingPanel | None:
+    """Who may take a queued item and why not the others; for a held item, how the owner got
+    it. Only for roles that may see routing: it names the provider's agents."""
+    if not can(user.role_enum, Permission.VIEW_ROUTING):
+        return None
+    if item.state_enum is State.QUEUED:
+        return _queued_panel(user, item)
+    if item.owner_id is not None and item.state_enum.is_open:
+        return _held_panel(user, item)
+    return None
+
+
+def _queued_panel(user: User, item: WorkItem) -> RoutingPanel:
+    explained = routing_queries.explain_item(user, item)
+    agents = {
+        agent.pk: agent
+        for agent in visible_agents(user).filter(pk__in=[v.agent_id for v in explained.verdicts])
+    }
+    eligible = tuple(
+        sorted(
+            (
+                EligibleAgent(
+                    name=v.name,
+                    site=v.site,
+                    load=int(agents[v.agent_id].load) if v.agent_id in agents else None,  # type: ignore[attr-defined]
+                    capacity=agents[v.agent_id].capacity if v.agent_id in agents else None,
+                )
+                for v in explained.eligible
+            ),
+            key=lambda a: (a.load if a.load is not None else 0, a.name),
+        )
+    )
+    groups = tuple(
+        _excluded_group(rule, [v for v in explained.verdicts if v.rule == rule])
+        for rule in explained.excluded_by
+    )
+    steps = tuple(
+        EscalationShown(
+            level=step.level,
+            at=step.at,
+            what="; ".join(RELAXATION_LABELS.get(r, r) for r in step.relaxations) or "recorded",
+        )
+        for step in sorted(explained.steps, key=lambda s: s.level)
+    )
+    return RoutingPanel(
+        summary=_routing_summary(explained),
+        stuck=not explained.eligible,
+        eligible=eligible,
+        excluded=groups,
+        queued_since=explained.queued_since,
+        steps=steps,
+        next_step_at=explained.next_step_at,
+    )
+
+
+def _held_panel(user: User, item: WorkItem) -> RoutingPanel | None:
+    owner_id = item.owner_id
+    if owner_id is None:
+        return None
+    owner = Agent.objects.select_related("user", "site").filter(user_id=owner_id).first()
+    if owner is None:
+        return None
+    why = routing_queries.why_assigned(user, owner)
+    given = next((held for held in why.held if held.item.pk == item.pk), None)
+    return RoutingPanel(
+        summary="",
+        stuck=False,
+        eligible=(),
+        excluded=(),
+        queued_since=None,
+        steps=(),
+        next_step_at=None,
+        owner=owner.user.full_name,
+        given=given,
+        how_given=HOW_GIVEN.get(given.how, "") if given else "",
+        owner_refusal=why.refusal,
+    )
+
+
 def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
     user = _user(request)
     allowed = actions.actions_for(user, item)
@@ -235,6 +535,7 @@ def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
         "is_client": user.is_client_user,
         "sensitive": item.sensitive_details.all(),
         "can_reveal": can(user.role_enum, Permission.REVEAL_SENSITIVE),
+        "routing": _routing_panel(user, item),
     }
 
 

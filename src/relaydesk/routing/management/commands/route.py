@@ -1,0 +1,93 @@
+"""``relaydesk route [--every SECONDS]``: climb the escalation ladders and push queued work.
+
+Once by default; with ``--every`` it repeats until stopped (Ctrl-C or SIGTERM),
+printing one line per run. Runs for the provider (the ``relaydesk`` command sets
+that scope), as the system.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+from django.utils import timezone
+
+from relaydesk.core.routing import Strategy
+from relaydesk.errors import ActionRefused
+from relaydesk.routing.actions import PUSH_LIMIT, PUSH_METHODS, do_escalate, do_push_assign
+
+
+class Command(BaseCommand):
+    help = "Record escalation steps and assign queued work to available agents on shift."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--every",
+            type=float,
+            metavar="SECONDS",
+            help="Repeat every SECONDS until stopped (default: run once).",
+        )
+        parser.add_argument(
+            "--method",
+            choices=PUSH_METHODS,
+            default="router",
+            help="router: each item to the strategy's agent (default); "
+            "wave: the whole batch at least total lateness.",
+        )
+        parser.add_argument(
+            "--strategy",
+            choices=[s.value for s in Strategy],
+            default=Strategy.LONGEST_IDLE.value,
+            help="How router picks among eligible agents (default longest-idle).",
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=PUSH_LIMIT,
+            help=f"Queued items considered per run, best first (default {PUSH_LIMIT:,}).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        every = options["every"]
+        if every is not None and every <= 0:
+            raise CommandError("--every needs a positive number of seconds.")
+        if options["limit"] < 1:
+            raise CommandError("--limit needs a positive number of items.")
+        stop = threading.Event()
+        if every is not None:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+        runs = 0
+        while True:
+            started = time.monotonic()
+            self._run_once(options)
+            runs += 1
+            if every is None or stop.wait(max(0.0, every - (time.monotonic() - started))):
+                break
+            close_old_connections()
+        if every is not None:
+            self.stdout.write(f"stopped after {runs} run(s)")
+
+    def _run_once(self, options: dict[str, Any]) -> None:
+        try:
+            escalation = do_escalate()
+            push = do_push_assign(
+                method=options["method"],
+                strategy=Strategy(options["strategy"]),
+                limit=options["limit"],
+            )
+        except ActionRefused as refusal:
+            raise CommandError(refusal.message) from refusal
+        self.stdout.write(
+            f"{timezone.now():%Y-%m-%d %H:%M:%S}Z "
+            f"escalation: {escalation.steps} step(s) on {escalation.items} item(s), "
+            f"{escalation.alerts} lead alert(s); "
+            f"push ({push.method}): {len(push.assigned)} assigned of {push.considered} "
+            f"queued item(s) considered, {push.ready_agents} agent(s) ready"
+            + (f", {push.missed} no longer possible" if push.missed else "")
+        )
