@@ -34,10 +34,10 @@ def _provider_scope() -> None:
 
 
 def _state_before() -> Any:
-    """The models as they were with ``work`` at ``BEFORE`` and every other app at its latest."""
+    """The models as the database holds them now: ``work`` at ``BEFORE``, and every other
+    app as far as it could stay (apps that build on later ``work`` migrations step back)."""
     loader = MigrationExecutor(connection).loader
-    targets = [node for node in loader.graph.leaf_nodes() if node[0] != "work"] + [BEFORE]
-    return loader.project_state(targets, at_end=True).apps
+    return loader.project_state(list(loader.applied_migrations), at_end=True).apps
 
 
 def _store_plain_values() -> dict[str, int]:
