@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from relaydesk.accounts.actions import do_create_api_token
+from relaydesk.accounts.models import User
 from relaydesk.audit.models import AuditRecord
 from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement
@@ -94,6 +96,11 @@ def make_item(
     return item
 
 
+def local_day(at: dt.datetime, viewer: User) -> str:
+    """The calendar day a viewer reads for an instant: pages show their own time zone."""
+    return f"{at.astimezone(zoneinfo.ZoneInfo(viewer.time_zone)):%Y-%m-%d}"
+
+
 def keep_for(engagement: Engagement, days: int | None) -> None:
     Engagement.objects.filter(pk=engagement.pk).update(document_retention_days=days)
 
@@ -161,7 +168,7 @@ def test_an_accepted_item_past_retention_loses_files_details_and_text_but_keeps_
     assert summary.detail["items"] == 1 and summary.detail["files"] == 1
     # The client reads it on the item page: the file is listed, no longer linked.
     page = login(world.member_a).get(f"/items/{expired.pk}/").content.decode()
-    assert f"deleted under retention on {run.at:%Y-%m-%d}" in page
+    assert f"deleted under retention on {local_day(run.at, world.member_a)}" in page
     assert f"/items/{expired.pk}/attachments/{tombstone.pk}/" not in page
     assert "Documents deleted under retention" in page
     assert DESCRIPTION not in page and "•••• 3000" not in page
@@ -180,7 +187,7 @@ def test_comment_bodies_are_removed_and_their_author_and_time_kept(
     for user in (world.member_a, world.lead):
         page = login(user).get(f"/items/{expired.pk}/").content.decode()
         assert CLIENT_COMMENT not in page and INTERNAL_COMMENT not in page
-        assert f"Removed under retention on {run.at:%Y-%m-%d}." in page
+        assert f"Removed under retention on {local_day(run.at, user)}." in page
         assert "Member" in page  # who wrote it is still shown
     _, secret = do_create_api_token(world.member_a, name="retention")
     api = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
@@ -212,7 +219,8 @@ def test_a_purged_file_answers_410_gone_on_the_page_and_in_the_api(
     run = do_purge_expired()
     attachment = Attachment.objects.get(item=expired)
     sentence = (
-        f"This file was deleted on {run.at:%Y-%m-%d} under the engagement&#x27;s retention policy."
+        f"This file was deleted on {local_day(run.at, world.member_a)} under the engagement&#x27;s "
+        "retention policy."
     )
     page = login(world.member_a).get(f"/items/{expired.pk}/attachments/{attachment.pk}/")
     assert page.status_code == 410
@@ -224,7 +232,10 @@ def test_a_purged_file_answers_410_gone_on_the_page_and_in_the_api(
     assert listed[0]["purged_at"] is not None
     gone = api.get(listed[0]["download_url"])
     assert gone.status_code == 410
-    assert gone.json()["detail"] == sentence.replace("&#x27;", "'")
+    # The API speaks UTC, like every timestamp it returns.
+    assert gone.json()["detail"] == (
+        f"This file was deleted on {run.at:%Y-%m-%d} under the engagement's retention policy."
+    )
     assert not AuditRecord.objects.filter(action="attachment.download").exists()
 
 
