@@ -159,3 +159,60 @@ class EscalationStep(models.Model):
     def waited(self) -> dt.timedelta:
         """How long the item had waited when the step was recorded."""
         return self.at - self.queued_since
+
+
+class HandoffState(models.TextChoices):
+    """Where a handoff stands: offered, taken up, or back in the queue."""
+
+    OFFERED = "offered", "Waiting for acknowledgement"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RETURNED = "returned", "Returned to the queue"
+
+
+class Handoff(models.Model):
+    """An in-progress item passed from an agent whose shift ends to one of the next shift.
+
+    The outgoing agent writes ``note`` (what is done, what is left); the item is
+    offered to ``to_agent``, who must acknowledge it by ``respond_by``. An offer
+    not acknowledged in time, or an item whose holder logged off without a
+    handoff, returns to the front of the queue (``returned``) and alerts the
+    operations lead. At most one handoff of an item is open at a time.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("work.WorkItem", on_delete=models.CASCADE, related_name="handoffs")
+    from_agent = models.ForeignKey(
+        "workforce.Agent", on_delete=models.PROTECT, related_name="handoffs_given"
+    )
+    to_agent = models.ForeignKey(
+        "workforce.Agent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handoffs_received",
+        help_text="Who the item is offered to (empty: nobody eligible was on the next shift).",
+    )
+    note = models.TextField(help_text="What is done and what is left, for the next person.")
+    state = models.CharField(
+        max_length=16, choices=HandoffState.choices, default=HandoffState.OFFERED
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    respond_by = models.DateTimeField(help_text="When an unacknowledged offer returns to the queue.")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    return_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(state="offered"),
+                name="handoff_one_open_per_item",
+                violation_error_message="This item already has a handoff waiting.",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "respond_by"], name="handoff_open_by_deadline")]
+
+    def __str__(self) -> str:
+        return f"RD-{self.item_id} handoff {self.from_agent_id}→{self.to_agent_id} ({self.state})"

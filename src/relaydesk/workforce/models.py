@@ -75,6 +75,72 @@ class ShiftPattern(models.Model):
         return self.ends_at <= self.starts_at
 
 
+class ShiftExceptionKind(models.TextChoices):
+    """A change to a site's weekly shifts: a day nobody works, or extra hours worked."""
+
+    HOLIDAY = "holiday", "Holiday"
+    OVERTIME = "overtime", "Overtime"
+
+
+class ShiftException(models.Model):
+    """A holiday or overtime window that overrides a site's weekly shifts.
+
+    A holiday is a local date at the site on which none of its shifts start
+    (``shift_name`` narrows it to one shift). Overtime is an extra window
+    ``starts_at``–``ends_at`` (stored in UTC) worked by one agent, by the agents
+    of one shift, or by everyone at the site.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="shift_exceptions")
+    kind = models.CharField(max_length=16, choices=ShiftExceptionKind.choices)
+    name = models.CharField(max_length=100, help_text="What it is, e.g. Rizal Day.")
+    shift_name = models.CharField(
+        max_length=50, blank=True, help_text="Only this shift (empty: every shift at the site)."
+    )
+    agent = models.ForeignKey(
+        "workforce.Agent",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="overtime",
+        help_text="Overtime worked by this agent only.",
+    )
+    day = models.DateField(null=True, blank=True, help_text="The site's local date of a holiday.")
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="When overtime starts.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="When overtime ends.")
+
+    class Meta:
+        ordering = ["site__name", "day", "starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        kind="holiday",
+                        day__isnull=False,
+                        starts_at__isnull=True,
+                        ends_at__isnull=True,
+                        agent__isnull=True,
+                    )
+                    | models.Q(
+                        kind="overtime",
+                        day__isnull=True,
+                        starts_at__isnull=False,
+                        ends_at__gt=models.F("starts_at"),
+                    )
+                ),
+                name="shift_exception_holiday_day_or_overtime_window",
+                violation_error_message=(
+                    "A holiday needs a day; overtime needs a start and an end after it."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == ShiftExceptionKind.HOLIDAY:
+            return f"{self.site} holiday {self.day:%Y-%m-%d} {self.name}"
+        return f"{self.site} overtime {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"
+
+
 class Agent(models.Model):
     """A provider employee who works items: their site, languages and capacity.
 
@@ -91,6 +157,11 @@ class Agent(models.Model):
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text="How many items the agent may hold at once.",
+    )
+    shift_name = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text="The site's shift the agent works, by name (e.g. Night); empty: every shift.",
     )
 
     class Meta:
