@@ -12,7 +12,9 @@ Sections (each a function in ``SECTIONS``, run in order; ``--section`` picks som
   (``scan_next_item``), measured on fewer decisions and checked to agree;
 - wave: ``assign_wave`` (SciPy's minimum-cost assignment) against
   ``assign_wave_greedy`` on a generated wave: total weighted lateness and time;
-- db: database claims ("Get next", ``relaydesk.routing.actions.do_claim_next``) per
+- db: database claims ("Get next", ``relaydesk.routing.actions.do_claim_next``, each
+  made as a request makes it: in the request's transaction under the agent's
+  row-security scope) per
   second with 1, 4 and 8 claimer processes over a queue of 10,000 items, on SQLite
   and, when ``DATABASE_URL`` names PostgreSQL, on PostgreSQL too — each in a
   throwaway database, next to the same machine's ceiling measured in the same run:
@@ -518,20 +520,43 @@ def _as_app_role(sender: object, connection: object, **kwargs: object) -> None:
             cursor.execute(f"SET ROLE {BENCH_ROLE}")
 
 
+def claim_as_requested(user: object) -> object:
+    """``do_claim_next`` as a "Get next" request makes it: inside the request's
+    transaction under the person's row-security scope (``RowSecurityMiddleware``,
+    which does nothing on SQLite), without rendering a page."""
+    from django.http import HttpRequest, HttpResponse
+
+    from relaydesk.routing.actions import do_claim_next
+    from relaydesk.tenancy.middleware import RowSecurityMiddleware
+
+    claims = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        claims.append(do_claim_next(request.user))  # type: ignore[arg-type]
+        return HttpResponse()
+
+    request = HttpRequest()
+    request.user = user  # type: ignore[assignment]
+    RowSecurityMiddleware(view)(request)
+    return claims[0]
+
+
 def _claimer(user_ids: list[int], seconds: float, start: object, counts: object) -> None:
     """One claimer process: "Get next" round its agents until the time is up."""
     from django.db import connection
 
     from relaydesk.accounts.models import User
-    from relaydesk.routing.actions import do_claim_next
+    from relaydesk.routing.actions import Claim
 
     users = list(User.objects.filter(pk__in=user_ids).order_by("pk"))
     start.wait()  # type: ignore[attr-defined]
     got = turn = 0
+    cpu = time.process_time()
     deadline = time.monotonic() + seconds
     while users and time.monotonic() < deadline:
         user = users[turn % len(users)]
-        claim = do_claim_next(user)
+        claim = claim_as_requested(user)
+        assert isinstance(claim, Claim)
         if claim.item is not None:
             got += 1
             turn += 1
@@ -539,7 +564,9 @@ def _claimer(user_ids: list[int], seconds: float, start: object, counts: object)
             users.remove(user)
         elif claim.rule == "empty":
             break
-    counts.put(got)  # type: ignore[attr-defined]
+    # Claims, and this process's CPU time: on a busy machine the wall clock also
+    # counts waiting for a core, the CPU time per claim does not.
+    counts.put((got, time.process_time() - cpu))  # type: ignore[attr-defined]
     connection.close()
 
 
@@ -611,6 +638,7 @@ def run_claims(
         AgentPresence(agent=a, status="available", since=now, idle_since=now) for a in agents
     )
     start = now - dt.timedelta(hours=3)
+    print(f"  queueing {args.db_items:,} items…", flush=True)
     items = WorkItem.objects.bulk_create(
         WorkItem(
             client=client,
@@ -647,20 +675,22 @@ def run_claims(
         f"(capacity {DB_CAPACITY}); each round {args.db_seconds:g} s",
         flush=True,
     )
-    # One claim in this process, to say what a claim is made of.
+    # Two claims in this process, as the claimers make them (reconnected as the plain
+    # role on PostgreSQL), to say what a claim is made of: the first one in a process
+    # also builds the agent's queue filter, later ones reuse it.
     from django.test.utils import CaptureQueriesContext
 
-    from relaydesk.routing.actions import do_claim_next
-
-    with CaptureQueriesContext(connection) as statements:
-        began = time.perf_counter()
-        do_claim_next(users[0])
-        one = time.perf_counter() - began
-    print(
-        f"  one claim: {len(statements.captured_queries)} SQL statements through the ORM, "
-        f"{one * 1000:.1f} ms",
-        flush=True,
-    )
+    connection.close()
+    for which, user in (("first", users[0]), ("next", users[1])):
+        with CaptureQueriesContext(connection) as statements:
+            began = time.perf_counter()
+            claim_as_requested(user)
+            one = time.perf_counter() - began
+        print(
+            f"  {which} claim of a process: {len(statements.captured_queries)} SQL statements "
+            f"(transaction control included), {one * 1000:.1f} ms",
+            flush=True,
+        )
     context = multiprocessing.get_context("fork")
     rows = []
     for count in claimers:
@@ -682,18 +712,36 @@ def run_claims(
             worker.start()
         time.sleep(1.0)  # let every claimer connect before the clock starts
         begin.set()
-        claimed = sum(counts.get() for _ in workers)
+        began = time.monotonic()
+        while (left := args.db_seconds - (time.monotonic() - began)) > 0:
+            time.sleep(min(5.0, left))
+            if time.monotonic() - began < args.db_seconds:
+                print(
+                    f"    {count} claimer(s): {time.monotonic() - began:.0f} s "
+                    f"of {args.db_seconds:g}",
+                    flush=True,
+                )
+        reports = [counts.get() for _ in workers]
         for worker in workers:
             worker.join()
+        claimed = sum(got for got, _ in reports)
+        cpu_ms = sum(cpu for _, cpu in reports) / max(claimed, 1) * 1000
         rate = claimed / args.db_seconds
         ceiling = ceilings.get(count)
         ratio = f"{rate / ceiling:7.1%}" if ceiling else "      –"
-        rows.append((count, rate, ceiling, ratio))
-        print(f"  {count} claimer(s): {claimed:,} claims, {rate:,.1f} claims/s", flush=True)
+        rows.append((count, rate, ceiling, ratio, cpu_ms))
+        print(
+            f"  {count} claimer(s): {claimed:,} claims, {rate:,.1f} claims/s, "
+            f"{cpu_ms:.1f} ms of claimer CPU per claim",
+            flush=True,
+        )
     print()
-    print(f"  {'claimers':>8} {'claims/s':>10} {'ceiling/s':>11} {'claims/ceiling':>15}")
-    for count, rate, ceiling, ratio in rows:
-        print(f"  {count:>8} {rate:>10,.1f} {ceiling or 0:>11,.0f} {ratio:>15}")
+    print(
+        f"  {'claimers':>8} {'claims/s':>10} {'ceiling/s':>11} {'claims/ceiling':>15} "
+        f"{'CPU ms/claim':>13}"
+    )
+    for count, rate, ceiling, ratio, cpu_ms in rows:
+        print(f"  {count:>8} {rate:>10,.1f} {ceiling or 0:>11,.0f} {ratio:>15} {cpu_ms:>13.1f}")
     print(
         f"  ceiling: {ceiling_name} with as many clients/processes; target (PostgreSQL): "
         "claims ≥ 50 % of it"

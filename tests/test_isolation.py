@@ -8,6 +8,7 @@ skipped.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,13 +19,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from relaydesk.accounts.actions import do_create_api_token
+from relaydesk.accounts.actions import do_create_api_token, do_create_user
 from relaydesk.accounts.models import User
 from relaydesk.config.api import api
+from relaydesk.core.roles import Role
+from relaydesk.routing.actions import do_hand_off
 from relaydesk.work.actions import do_add_attachment, do_add_comment, do_assign
 from relaydesk.work.models import Comment, WorkItem
-from tests.conftest import World, login, submit
+from relaydesk.workforce.models import Agent, ShiftPattern, Site
+from tests.conftest import PASSWORD, World, login, make_agent, submit
 
+MIDNIGHT = dt.time(0)
 # URL prefixes whose pages never show client data and are checked elsewhere.
 NOT_CLIENT_DATA = ("accounts/", "static/", "healthz", "api/v1/")
 
@@ -38,6 +43,7 @@ class Target:
     token_id: int
     engagement_id: int
     secrets: tuple[str, ...]
+    handoff_id: int = 999_999
 
 
 def _walk(resolver: URLResolver, prefix: str = "", ns: str = "") -> Iterator[tuple[str, str]]:
@@ -60,6 +66,7 @@ def _fill(pattern: str, target: Target, action: str = "cancel") -> str:
         "attachment_id": target.attachment_id,
         "token_id": target.token_id,
         "engagement_id": target.engagement_id,
+        "handoff_id": target.handoff_id,
         "action": action,
         "client_slug": target.item.client.slug if target.item.client_id else "no-such-client",
         # The back office: client users must be turned away from it whatever the object.
@@ -116,14 +123,46 @@ def _target_for(world: World, *, owner_client: str) -> Target:
     )
     do_add_comment(owner, item, "Secret comment body 9911")
     do_assign(world.lead, item, world.other_agent.agent)
+    # The other agent hands it to an agent of the next shift, who has not acknowledged it yet.
+    relay = _next_shift_agent(world)
+    handoff = do_hand_off(world.other_agent, item, "Secret handoff note 3141")
+    assert handoff.to_agent == relay
     token, _ = do_create_api_token(world.other_agent, name="other's token")
     return Target(
         item=item,
         attachment_id=attachment.pk,
         token_id=token.pk,
         engagement_id=engagement_id,
-        secrets=(item.title, item.external_ref, "Secret comment body 9911"),
+        secrets=(
+            item.title,
+            item.external_ref,
+            "Secret comment body 9911",
+            "Secret handoff note 3141",
+        ),
+        handoff_id=handoff.pk,
     )
+
+
+def _next_shift_agent(world: World) -> Agent:
+    """An agent at a second Philippine site that never closes: the next shift for everyone."""
+    found = Agent.objects.filter(employee_code="C-001").first()
+    if found is not None:
+        return found
+    cebu = Site.objects.create(code="ceb", name="Cebu", country="PH", time_zone="Asia/Manila")
+    ShiftPattern.objects.bulk_create(
+        ShiftPattern(site=cebu, name="all day", weekday=day, starts_at=MIDNIGHT, ends_at=MIDNIGHT)
+        for day in range(7)
+    )
+    user = do_create_user(
+        None,
+        email="relay@provider.test",
+        full_name="Relay",
+        role=Role.AGENT,
+        password=PASSWORD,
+        time_zone="Asia/Manila",
+    )
+    skills = {s.skill.slug: s.proficiency for s in world.agent.agent.skills.select_related("skill")}
+    return make_agent(user, cebu, code="C-001", skills=skills, languages=["en"])
 
 
 def _snapshot(item: WorkItem) -> tuple[Any, ...]:
@@ -309,3 +348,22 @@ def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) ->
     assert seen == {held.pk, queued_for_them.pk, not_for_other.pk}
     seen_by_other = set(visible_work_items(world.other_agent).values_list("pk", flat=True))
     assert seen_by_other == {held_by_other.pk, queued_for_them.pk}
+
+
+# Provider-only pages that show every client's work: outsiders get the 403 page.
+PROVIDER_ONLY_PAGES = ("ops/board/",)
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_provider_only_pages_refuse_outsiders_and_show_nothing(world: World, who: str) -> None:
+    user, owner_client = _outsiders(world)[who]
+    target = _target_for(world, owner_client=owner_client)
+    routes = [pattern for pattern, _ in page_routes()]
+    browser = login(user)
+    for pattern in PROVIDER_ONLY_PAGES:
+        assert pattern in routes, f"{pattern} is not a page any more"
+        for headers in ({}, {"HX-Request": "true"}):
+            response = browser.get("/" + pattern, headers=headers)
+            assert response.status_code == 403, f"/{pattern} as {who}: {response.status_code}"
+            for secret in target.secrets:
+                assert secret not in response.content.decode()

@@ -60,8 +60,8 @@ def test_members_get_the_statement_but_not_the_admin_pages(world: World) -> None
 @pytest.mark.parametrize(
     ("who", "path", "work"),
     [
-        ("admin", "/ops/", ["Operations", "Clients", "Back office"]),
-        ("lead", "/ops/", ["Operations", "Clients"]),
+        ("admin", "/ops/", ["Operations", "Board", "Clients", "Back office"]),
+        ("lead", "/ops/", ["Operations", "Board", "Clients"]),
         ("agent", "/workspace/", ["My work"]),
         ("qa", "/workspace/reviews/", ["Reviews"]),
         ("attorney", "/workspace/reviews/", ["Reviews"]),

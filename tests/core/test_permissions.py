@@ -44,6 +44,9 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.SET_PRESENCE: {G},
     P.VIEW_ROUTING: {A, L},
     P.CONFIGURE_ROUTING: {A, L},
+    P.VIEW_OPERATIONS_BOARD: {A, L},
+    P.HAND_OFF: {G},
+    P.ACKNOWLEDGE_HANDOFF: {G},
 }
 
 

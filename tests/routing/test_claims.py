@@ -209,3 +209,28 @@ def test_a_shift_change_is_read_from_the_site_patterns(world: World) -> None:
     queue(world.member_a, world.engagement_a, at=T0 - MIN)
     ShiftPattern.objects.filter(site=manila).delete()
     assert do_claim_next(world.agent, at=T0).rule == "shift"
+
+
+def test_a_claim_takes_few_statements_and_writes_the_audit_record_last(desk: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(2):
+        queue(desk.member_a, desk.engagement_a, at=T0 - (5 - n) * MIN, title=f"form {n}")
+    do_claim_next(desk.agent, at=T0)  # the first claim also builds the agent's queue filter
+
+    with CaptureQueriesContext(connection) as statements:
+        claim = do_claim_next(desk.agent, at=T0 + MIN)
+
+    assert claim.item is not None
+    sql = [q["sql"] for q in statements.captured_queries]
+    listing = "\n".join(s[:120] for s in sql)
+    # 19 on SQLite; PostgreSQL adds reading the row-security scope (twice) and the
+    # chain's advisory lock. A rise here is a regression in the claim's cost.
+    assert len(sql) <= (22 if connection.vendor == "postgresql" else 19), listing
+    # The audit chain is serialised from its head read to the commit: the record is
+    # the transaction's last write, so that lock is held for as little as possible.
+    head = next(n for n, s in enumerate(sql) if s.startswith('SELECT "audit_auditrecord"'))
+    assert len(sql) - head == 2 and sql[-1].startswith('INSERT INTO "audit_auditrecord"'), listing
+    if connection.vendor == "postgresql":
+        assert "pg_advisory_xact_lock" in sql[head - 1], listing

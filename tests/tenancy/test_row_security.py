@@ -29,6 +29,7 @@ from relaydesk.audit.chain import HASHED_FIELDS, verify_chain
 from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Client
 from relaydesk.routing.actions import do_escalate, do_set_escalation_ladder
+from relaydesk.routing.models import Handoff
 from relaydesk.tenancy import rowsecurity
 from relaydesk.tenancy.checks import app_role_check
 from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
@@ -109,6 +110,16 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
             world.lead, engagement, widen_after_minutes=1, alert_after_minutes=2
         )
     do_escalate(at=timezone.now() + dt.timedelta(hours=1))
+    # A handoff of each client's item between the two agents.
+    for item in items.values():
+        Handoff.objects.create(
+            client_id=item.client_id,
+            item=item,
+            from_agent=world.agent.agent,
+            to_agent=world.other_agent.agent,
+            note="Checked the first half of the batch.",
+            respond_by=timezone.now() + dt.timedelta(hours=1),
+        )
     return items
 
 

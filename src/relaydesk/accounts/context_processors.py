@@ -22,10 +22,15 @@ _CLIENT_WORK = [
 _NAV: dict[Role, list[tuple[str, str]]] = {
     Role.PROVIDER_ADMIN: [
         ("Operations", "ops:items"),
+        ("Board", "board:board"),
         ("Clients", "clients:list"),
         ("Back office", "admin:index"),
     ],
-    Role.OPS_LEAD: [("Operations", "ops:items"), ("Clients", "clients:list")],
+    Role.OPS_LEAD: [
+        ("Operations", "ops:items"),
+        ("Board", "board:board"),
+        ("Clients", "clients:list"),
+    ],
     Role.AGENT: [("My work", "workspace:home")],
     Role.QA_REVIEWER: [("Reviews", "workspace:reviews")],
     Role.SUPERVISING_ATTORNEY: [("Reviews", "workspace:reviews")],

@@ -68,14 +68,23 @@ def record(
     }
     # Its own transaction when called outside one (sign-in receivers); else the caller's.
     with transaction.atomic(savepoint=False):
-        _lock_chain()
         # The chain runs across clients: its head is read, and the record written,
-        # above the row-security scope of whoever is signed in.
-        with rowsecurity.within(rowsecurity.PROVIDER):
-            last = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
-            fields["seq"], fields["prev_hash"] = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            fields["hash"] = record_hash(fields)
-            return AuditRecord.objects.create(**fields)
+        # above the row-security scope of whoever is signed in. The scope is
+        # switched (only when it is not already the provider's) before the chain
+        # lock is taken, so the lock is held for the head, the insert and the
+        # commit alone: every writer of the trail queues on it.
+        previous = rowsecurity.current_scope()
+        switch = rowsecurity.enabled() and previous != rowsecurity.PROVIDER
+        if switch:
+            rowsecurity.enter(rowsecurity.PROVIDER)
+        _lock_chain()
+        last = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
+        fields["seq"], fields["prev_hash"] = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        fields["hash"] = record_hash(fields)
+        row = AuditRecord.objects.create(**fields)
+        if switch:
+            rowsecurity.enter(previous)
+        return row
 
 
 def do_record_audit_export(

@@ -242,6 +242,15 @@ TASKS = {
     }
 }
 
+# Push on arrival: an item entering the queue goes at once to a ready agent, and an
+# agent who becomes available (or free) gets the next items; off, work waits for
+# "Get next" or the next `relaydesk route` run (see docs/operations.md).
+RELAYDESK_PUSH_ON_ARRIVAL = env.bool("RELAYDESK_PUSH_ON_ARRIVAL", default=False)
+
+# Minutes the next shift's agent has, after they can start, to acknowledge a handoff
+# before the item goes back to the front of the queue and the lead is alerted.
+RELAYDESK_HANDOFF_ACK_MINUTES = env.int("RELAYDESK_HANDOFF_ACK_MINUTES", default=30)
+
 # Largest attachment accepted, in bytes.
 RELAYDESK_MAX_UPLOAD_BYTES = env.int("RELAYDESK_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 # The master key that wraps every client's document key: RELAYDESK_MASTER_KEY (base64, read

@@ -47,6 +47,7 @@ urlpatterns = [
     path("portal/export/", include("relaydesk.retention.urls", namespace="retention")),
     path("portal/", include(work_urls.portal)),
     path("workspace/", include(work_urls.workspace)),
+    path("ops/board/", include("relaydesk.routing.urls")),
     path("ops/", include(work_urls.ops)),
     path("items/", include(work_urls.items)),
     path("clients/", include("relaydesk.clients.urls")),

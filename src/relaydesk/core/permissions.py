@@ -41,6 +41,9 @@ class Permission(StrEnum):
     SET_PRESENCE = "set_presence"
     VIEW_ROUTING = "view_routing"
     CONFIGURE_ROUTING = "configure_routing"
+    VIEW_OPERATIONS_BOARD = "view_operations_board"
+    HAND_OFF = "hand_off"
+    ACKNOWLEDGE_HANDOFF = "acknowledge_handoff"
 
     @property
     def description(self) -> str:
@@ -71,6 +74,11 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.SET_PRESENCE: "Say whether they are available, on a break or offline",
     Permission.VIEW_ROUTING: "See who may take an item and the rule that excludes everyone else",
     Permission.CONFIGURE_ROUTING: "Set escalation ladders (when waiting items widen, alert a lead)",
+    Permission.VIEW_OPERATIONS_BOARD: (
+        "See the live operations board: sites, who is on shift, queues, items at risk, handoffs"
+    ),
+    Permission.HAND_OFF: "Hand the items they hold to the next shift, with a note",
+    Permission.ACKNOWLEDGE_HANDOFF: "Acknowledge an item handed to them, and so take it over",
 }
 
 _P = Permission
@@ -90,6 +98,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.USE_BACK_OFFICE,
             _P.VIEW_ROUTING,
             _P.CONFIGURE_ROUTING,
+            _P.VIEW_OPERATIONS_BOARD,
         }
     ),
     Role.OPS_LEAD: frozenset(
@@ -105,6 +114,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVEAL_SENSITIVE,
             _P.VIEW_ROUTING,
             _P.CONFIGURE_ROUTING,
+            _P.VIEW_OPERATIONS_BOARD,
         }
     ),
     Role.AGENT: frozenset(
@@ -114,6 +124,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.POST_INTERNAL,
             _P.REVEAL_SENSITIVE,
             _P.SET_PRESENCE,
+            _P.HAND_OFF,
+            _P.ACKNOWLEDGE_HANDOFF,
         }
     ),
     Role.QA_REVIEWER: frozenset(

@@ -61,12 +61,15 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
+    "HANDOFF_HORIZON",
+    "HANDOFF_MIN_SHIFT_LEFT",
     "AgentVerdict",
     "EscalationLadder",
     "EscalationState",
     "ItemExplanation",
     "LadderStep",
     "NeedsKey",
+    "NextShiftPick",
     "OrderKey",
     "PullExplanation",
     "QueuedItem",
@@ -79,6 +82,7 @@ __all__ = [
     "agent_exclusion",
     "assign_wave",
     "assign_wave_greedy",
+    "available_from",
     "choose_agent",
     "escalation_state",
     "exclusion",
@@ -86,7 +90,9 @@ __all__ = [
     "explain_next",
     "needs_key",
     "order_key",
+    "rank_next_shift",
     "scan_next_item",
+    "shift_ended_between",
     "slack",
     "sort_items",
     "widened_needs",
@@ -1253,3 +1259,128 @@ def widened_needs(needs: ItemNeeds, state: EscalationState) -> ItemNeeds:
     if state.other_sites and needs.sites:
         widened = replace(widened, sites=frozenset())
     return widened
+
+
+# --- handoff at shift end ---------------------------------------------------------------------
+
+#: How far past the outgoing shift's end the next shift is looked for.
+HANDOFF_HORIZON = dt.timedelta(hours=24)
+#: A shift with less than this left when the handoff arrives is passed over for the next one.
+HANDOFF_MIN_SHIFT_LEFT = dt.timedelta(minutes=60)
+_PRESENCE_RANK = {Presence.AVAILABLE: 0, Presence.ON_BREAK: 1, Presence.OFFLINE: 2}
+# A calendar answers at most this many changes for one question (a week of shifts is ~30).
+_MAX_CHANGES = 200
+
+
+def available_from(
+    calendar: ShiftCalendar,
+    after: dt.datetime,
+    *,
+    min_left: dt.timedelta = HANDOFF_MIN_SHIFT_LEFT,
+    horizon: dt.timedelta = HANDOFF_HORIZON,
+) -> dt.datetime | None:
+    """When an agent on ``calendar`` can take up work handed over at ``after``.
+
+    ``after`` itself when they are on shift then with at least ``min_left`` of it
+    to run; otherwise the start of their next shift that runs at least
+    ``min_left``; ``None`` when no such shift starts within ``horizon`` of
+    ``after``. A shift that runs past the calendar's look-ahead counts as long.
+    """
+    _timestamp(after, "after")
+    last = after + horizon
+    moment = after
+    for _ in range(_MAX_CHANGES):
+        status = calendar.status(moment)
+        if status.on_shift:
+            if status.until is None or status.until - moment >= min_left:
+                return moment
+            moment = status.until
+        elif status.next_start is None or status.next_start > last:
+            return None
+        else:
+            moment = status.next_start
+        if moment > last:
+            return None
+    return None  # pragma: no cover - a week holds far fewer changes
+
+
+def shift_ended_between(
+    calendar: ShiftCalendar, start: dt.datetime, end: dt.datetime
+) -> dt.datetime | None:
+    """The first moment in ``(start, end]`` at which a shift of ``calendar`` ends, or ``None``.
+
+    "Did this agent's shift end while they held the item?": ``start`` is when
+    they got it, ``end`` the latest end that counts (now minus a grace period).
+    """
+    _timestamp(start, "start")
+    _timestamp(end, "end")
+    moment = start
+    for _ in range(_MAX_CHANGES):
+        if moment >= end:
+            return None
+        status = calendar.status(moment)
+        if status.until is None:
+            return None
+        if status.on_shift and status.until <= end:
+            return status.until
+        if status.on_shift:
+            return None
+        moment = status.until
+    return None  # pragma: no cover - a week holds far fewer changes
+
+
+@dataclass(frozen=True, slots=True)
+class NextShiftPick:
+    """An agent of the next shift who may take a handed-off item, and from when."""
+
+    agent: RoutingAgent
+    available_from: dt.datetime
+
+
+def rank_next_shift(
+    needs: ItemNeeds,
+    agents: Iterable[RoutingAgent],
+    shift_ends: dt.datetime,
+    *,
+    exclude: frozenset[int] = frozenset(),
+    strategy: Strategy = Strategy.LEAST_LOADED,
+    min_left: dt.timedelta = HANDOFF_MIN_SHIFT_LEFT,
+    horizon: dt.timedelta = HANDOFF_HORIZON,
+) -> tuple[NextShiftPick, ...]:
+    """The agents who may take over an item whose holder leaves at ``shift_ends``, best first.
+
+    An agent qualifies when they pass every rule about the item (skills,
+    certification valid on the UTC day they take over, language, clearance,
+    residency, dedicated agents; not the ladder's first sites: a handoff goes to
+    any site) and about themselves except the moment's shift and presence —
+    they have room under their capacity, and they are on shift at
+    ``shift_ends`` or their next shift starts within ``horizon`` of it
+    (:func:`available_from`). Agents in ``exclude`` (the outgoing one) never qualify.
+
+    Order: soonest available first; then available before on a break before
+    offline (among those already on shift, whoever said they are at their desk);
+    then ``strategy`` (least loaded by default), then the longest idle, then id.
+    """
+    handover = needs if not needs.sites else replace(needs, sites=frozenset())
+    ranked: list[tuple[tuple[float, int, float, float, int], NextShiftPick]] = []
+    for agent in agents:
+        if agent.agent_id in exclude or capacity_exclusion(agent.profile) is not None:
+            continue
+        start = available_from(agent.calendar, shift_ends, min_left=min_left, horizon=horizon)
+        if start is None:
+            continue
+        if qualification_exclusion(agent.profile, handover, _utc_date(start)) is not None:
+            continue
+        rank = _agent_rank(
+            strategy,
+            handover,
+            agent.agent_id,
+            agent.profile.load,
+            agent.profile.capacity,
+            agent.profile.skills,
+            None if agent.idle_since is None else agent.idle_since.timestamp(),
+        )
+        key = (start.timestamp(), _PRESENCE_RANK[Presence(agent.presence)], *rank)
+        ranked.append((key, NextShiftPick(agent, start)))
+    ranked.sort(key=lambda pair: pair[0])
+    return tuple(pick for _, pick in ranked)

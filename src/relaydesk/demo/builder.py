@@ -35,6 +35,7 @@ from relaydesk.demo.plan import (
     CLIENTS,
     DEMO_AGENT_EMAIL,
     LOGINS,
+    MULTI_SHIFT_SITES,
     SHIFT_BY_KEY,
     SHIFTS,
     SITES,
@@ -45,7 +46,7 @@ from relaydesk.demo.plan import (
     PlannedItem,
 )
 from relaydesk.demo.roster import Roster
-from relaydesk.routing.actions import do_set_presence
+from relaydesk.routing.actions import do_set_presence, push_on_arrival_paused
 from relaydesk.routing.models import PresenceStatus
 from relaydesk.work.actions import (
     NewWorkItem,
@@ -63,6 +64,8 @@ from relaydesk.workforce.models import (
     AgentSkill,
     Certification,
     Clearance,
+    ShiftException,
+    ShiftExceptionKind,
     ShiftPattern,
     Site,
 )
@@ -157,6 +160,8 @@ def build_demo(
         world.create_staff()
         world.create_agents(agents)
         say(f"people: {len(STAFF)} staff, {len(agents)} agents")
+        holidays, overtime = world.create_shift_exceptions()
+        say(f"shift exceptions: {holidays} coming holidays, {overtime} overtime windows")
         world.create_clients()
         say(f"clients: {len(CLIENTS)} clients, {2 * len(CLIENTS)} client users")
         world.set_passwords()
@@ -164,12 +169,13 @@ def build_demo(
     say(f"history: {len(items)} requests planned over {days} days")
     # With DEBUG on, Django logs every query (and on SQLite quotes its parameters with a
     # second query); the load needs no log.
-    with override_settings(DEBUG=False):
+    # The history is written as it happened, never pushed by routing on arrival.
+    with override_settings(DEBUG=False), push_on_arrival_paused():
         _History(world, items, say).run()
-    # The agents have just signed in: available, so "Get next" and push routing work at once
-    # (only those on shift by their site's calendar actually get items).
-    for agent in Agent.objects.select_related("user").order_by("pk"):
-        do_set_presence(agent.user, PresenceStatus.AVAILABLE.value, at=now)
+        # The agents have just signed in: available, so "Get next" and push routing work at
+        # once (only those on shift by their own calendar actually get items).
+        for agent in Agent.objects.select_related("user").order_by("pk"):
+            do_set_presence(agent.user, PresenceStatus.AVAILABLE.value, at=now)
     say(f"presence: {len(agents)} agents available")
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
@@ -334,6 +340,8 @@ class _World:
                 employee_code=plan.employee_code,
                 languages=list(plan.languages),
                 capacity=plan.capacity,
+                # At a site with several shifts each agent works one of them.
+                shift_name=plan.shift if plan.site in MULTI_SHIFT_SITES else "",
             )
             for slug, level in plan.skills:
                 rows_skill.append(AgentSkill(agent=agent, skill=skills[slug], proficiency=level))
@@ -370,6 +378,30 @@ class _World:
         AgentSkill.objects.bulk_create(rows_skill)
         AgentCertification.objects.bulk_create(rows_cert)
         AgentClearance.objects.bulk_create(rows_clear)
+
+    def create_shift_exceptions(self) -> tuple[int, int]:
+        """The coming public holidays at Pune and Manila, and two overtime windows."""
+        holidays = [
+            ShiftException(
+                site=self.sites[h.site], kind=ShiftExceptionKind.HOLIDAY, name=h.name, day=h.day
+            )
+            for h in demo_plan.plan_holidays(self.now)
+        ]
+        agents = {w.plan.email: w.agent for w in self.workers}
+        overtime = [
+            ShiftException(
+                site=self.sites[o.site],
+                kind=ShiftExceptionKind.OVERTIME,
+                name=o.name,
+                starts_at=o.starts_at,
+                ends_at=o.ends_at,
+                shift_name=o.shift_name,
+                agent=agents[o.agent_email] if o.agent_email else None,
+            )
+            for o in demo_plan.plan_overtime(self.now)
+        ]
+        ShiftException.objects.bulk_create(holidays + overtime)
+        return len(holidays), len(overtime)
 
     def create_clients(self) -> None:
         certifications = {c.code: c for c in Certification.objects.all()}

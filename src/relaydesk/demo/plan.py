@@ -73,6 +73,116 @@ SHIFTS = [
     ShiftSpec("tpa", "Day", dt.time(8), dt.time(17), WEEKDAYS),
 ]
 SHIFT_BY_KEY = {(shift.site, shift.name): shift for shift in SHIFTS}
+#: Sites with more than one shift: their agents work one named shift each.
+MULTI_SHIFT_SITES = frozenset(
+    site.code for site in SITES if sum(shift.site == site.code for shift in SHIFTS) > 1
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HolidaySpec:
+    """A public holiday that falls on the same date every year, at one site."""
+
+    site: str
+    month: int
+    day: int
+    name: str
+
+
+#: Public holidays on fixed dates in India (Pune) and the Philippines (Manila). Movable
+#: ones (Diwali, Holi, Holy Week) are left out so the list holds in any year.
+HOLIDAYS = [
+    HolidaySpec("pnq", 1, 26, "Republic Day"),
+    HolidaySpec("pnq", 5, 1, "Maharashtra Day"),
+    HolidaySpec("pnq", 8, 15, "Independence Day"),
+    HolidaySpec("pnq", 10, 2, "Gandhi Jayanti"),
+    HolidaySpec("pnq", 12, 25, "Christmas"),
+    HolidaySpec("mnl", 1, 1, "New Year's Day"),
+    HolidaySpec("mnl", 2, 25, "EDSA People Power Revolution Anniversary"),
+    HolidaySpec("mnl", 4, 9, "Araw ng Kagitingan"),
+    HolidaySpec("mnl", 5, 1, "Labor Day"),
+    HolidaySpec("mnl", 6, 12, "Independence Day"),
+    HolidaySpec("mnl", 8, 21, "Ninoy Aquino Day"),
+    HolidaySpec("mnl", 11, 1, "All Saints' Day"),
+    HolidaySpec("mnl", 11, 30, "Bonifacio Day"),
+    HolidaySpec("mnl", 12, 8, "Feast of the Immaculate Conception"),
+    HolidaySpec("mnl", 12, 24, "Christmas Eve"),
+    HolidaySpec("mnl", 12, 25, "Christmas Day"),
+    HolidaySpec("mnl", 12, 30, "Rizal Day"),
+    HolidaySpec("mnl", 12, 31, "Last Day of the Year"),
+]
+# How many coming holidays per site the demo records.
+HOLIDAYS_AHEAD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedHoliday:
+    """A holiday to record: the site's local date on which none of its shifts start."""
+
+    site: str
+    day: dt.date
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOvertime:
+    """An overtime window to record, for a site's shift or for one agent (by e-mail)."""
+
+    site: str
+    name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    shift_name: str = ""
+    agent_email: str = ""
+
+
+def plan_holidays(now: dt.datetime) -> list[PlannedHoliday]:
+    """The next public holidays at each site that has some, after the site's local today.
+
+    Only coming days: the demo's history was worked without them.
+    """
+    planned: list[PlannedHoliday] = []
+    for site in SITES:
+        today = now.astimezone(zoneinfo.ZoneInfo(site.time_zone)).date()
+        coming = sorted(
+            (dt.date(year, spec.month, spec.day), spec.name)
+            for spec in HOLIDAYS
+            if spec.site == site.code
+            for year in (today.year, today.year + 1)
+            if dt.date(year, spec.month, spec.day) > today
+        )
+        planned += [PlannedHoliday(site.code, day, name) for day, name in coming[:HOLIDAYS_AHEAD]]
+    return planned
+
+
+def _local(site: str, day: dt.date, time: dt.time) -> dt.datetime:
+    zone = zoneinfo.ZoneInfo(SITE_BY_CODE[site].time_zone)
+    return dt.datetime.combine(day, time, tzinfo=zone).astimezone(dt.UTC)
+
+
+def plan_overtime(now: dt.datetime) -> list[PlannedOvertime]:
+    """Two coming overtime windows: Pune's Day shift on the next Sunday (it works Monday
+    to Saturday), and the demo agent two hours past the end of tomorrow's night shift."""
+    pune_today = now.astimezone(zoneinfo.ZoneInfo(SITE_BY_CODE["pnq"].time_zone)).date()
+    sunday = pune_today + dt.timedelta(days=(6 - pune_today.weekday()) or 7)
+    manila_today = now.astimezone(zoneinfo.ZoneInfo(SITE_BY_CODE["mnl"].time_zone)).date()
+    morning = manila_today + dt.timedelta(days=2)  # the night that starts tomorrow ends then
+    return [
+        PlannedOvertime(
+            "pnq",
+            "Month-end backlog",
+            _local("pnq", sunday, dt.time(10)),
+            _local("pnq", sunday, dt.time(14)),
+            shift_name="Day",
+        ),
+        PlannedOvertime(
+            "mnl",
+            "Cover for the Florida filing deadline",
+            _local("mnl", morning, dt.time(6)),
+            _local("mnl", morning, dt.time(8)),
+            agent_email=DEMO_AGENT_EMAIL,
+        ),
+    ]
 
 
 # --------------------------------------------------------------------------- people

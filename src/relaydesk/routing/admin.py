@@ -1,4 +1,4 @@
-"""Back office for routing: escalation ladders (editable), presence and steps (read-only)."""
+"""Back office for routing: escalation ladders (editable); presence, steps, handoffs (read-only)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from relaydesk.routing.models import AgentPresence, EscalationLadder, EscalationStep
+from relaydesk.routing.models import AgentPresence, EscalationLadder, EscalationStep, Handoff
 
 
 @admin.register(EscalationLadder)
@@ -49,4 +49,30 @@ class EscalationStepAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Steps are the item's history, like its timeline.
+        return False
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ["item", "from_agent", "to_agent", "state", "created_at", "respond_by"]
+    list_filter = ["state"]
+    readonly_fields = [
+        "client",
+        "item",
+        "from_agent",
+        "to_agent",
+        "note",
+        "state",
+        "created_at",
+        "respond_by",
+        "acknowledged_at",
+        "returned_at",
+        "return_reason",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Handoffs are made and answered by agents at work, so the relay stays on the timeline.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

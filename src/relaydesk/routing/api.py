@@ -8,8 +8,13 @@ from ninja import Router, Status
 from relaydesk.accounts.models import User
 from relaydesk.errors import NotFound
 from relaydesk.routing import actions, queries
+from relaydesk.routing.models import Handoff
 from relaydesk.routing.schemas import (
+    AgentRefOut,
     ClaimOut,
+    HandoffIn,
+    HandoffOut,
+    MyHandoffsOut,
     NeedsOut,
     NoClaimOut,
     PresenceIn,
@@ -23,6 +28,7 @@ from relaydesk.work.api import ERRORS, item_out
 from relaydesk.work.models import WorkItem
 from relaydesk.work.queries import get_visible_item
 from relaydesk.work.schemas import ErrorOut
+from relaydesk.workforce.models import Agent
 
 router = Router(tags=["routing"])
 
@@ -156,3 +162,95 @@ def set_presence(request: HttpRequest, payload: PresenceIn) -> PresenceOut:
     user = _user(request)
     actions.do_set_presence(user, payload.status, source_ip=client_ip(request))
     return _presence_out(queries.my_presence(user))
+
+
+# --- handoff ----------------------------------------------------------------------------------
+
+
+def _agent_ref(agent: Agent | None) -> AgentRefOut | None:
+    if agent is None:
+        return None
+    return AgentRefOut(agent_id=agent.pk, name=agent.user.full_name, site=agent.site.name)
+
+
+def handoff_out(handoff: Handoff) -> HandoffOut:
+    """A handoff as the API shows it."""
+    giver = _agent_ref(handoff.from_agent)
+    assert giver is not None
+    return HandoffOut(
+        id=handoff.pk,
+        item_id=handoff.item_id,
+        reference=handoff.item.reference,
+        title=handoff.item.title,
+        state=handoff.state,  # type: ignore[arg-type]
+        from_agent=giver,
+        to_agent=_agent_ref(handoff.to_agent),
+        note=handoff.note,
+        created_at=handoff.created_at,
+        respond_by=handoff.respond_by,
+        acknowledged_at=handoff.acknowledged_at,
+        returned_at=handoff.returned_at,
+        return_reason=handoff.return_reason,
+    )
+
+
+def _visible_handoff(request: HttpRequest, handoff_id: int) -> Handoff:
+    handoff = queries.get_visible_handoff(_user(request), handoff_id)
+    if handoff is None:
+        raise NotFound(f"No handoff {handoff_id}.")
+    return handoff
+
+
+@router.post(
+    "/work-items/{item_id}/handoff",
+    response={201: HandoffOut, **ERRORS},
+    summary="Hand an item you hold to the next shift",
+)
+def hand_off(request: HttpRequest, item_id: int, payload: HandoffIn) -> Status[HandoffOut]:
+    """Hand the item to the best eligible agent of the next shift at any site, with your note
+    (what is done, what is left): 201 with the handoff. It is assigned to them and waits for
+    their acknowledgement until ``respond_by``; with nobody eligible on the next shift the
+    handoff is ``returned`` and the item is back at the front of the queue (the operations
+    lead is alerted). 422 without a note; 403 if you are not the agent holding it; 409 when
+    it is waiting on the client, or was handed to you and waits for your acknowledgement.
+    """
+    user = _user(request)
+    handoff = actions.do_hand_off(
+        user, visible_item(request, item_id), payload.note, source_ip=client_ip(request)
+    )
+    return Status(201, handoff_out(_visible_handoff(request, handoff.pk)))
+
+
+@router.post(
+    "/handoffs/{handoff_id}/acknowledge",
+    response={200: HandoffOut, **ERRORS},
+    summary="Acknowledge a handoff offered to you",
+)
+def acknowledge_handoff(request: HttpRequest, handoff_id: int) -> HandoffOut:
+    """Take over the item handed to you: from now on you hold it. 403 if it was offered to
+    someone else; 409 if it was already acknowledged, went back to the queue, or you are
+    over your capacity. A handoff you may not see is 404."""
+    user = _user(request)
+    handoff = actions.do_acknowledge_handoff(
+        user, _visible_handoff(request, handoff_id), source_ip=client_ip(request)
+    )
+    return handoff_out(_visible_handoff(request, handoff.pk))
+
+
+@router.get(
+    "/agents/me/handoffs",
+    response={200: MyHandoffsOut, **READ_ERRORS},
+    summary="Your handoffs",
+)
+def my_handoffs(request: HttpRequest) -> MyHandoffsOut:
+    """Handoffs waiting for your acknowledgement, the last ones you gave, the items you could
+    hand off, and when your shift ends. 403 for anyone who is not an agent."""
+    desk = queries.handoff_desk(_user(request))
+    return MyHandoffsOut(
+        shift_ends=desk.shift_ends,
+        shift_ended=desk.shift_ended,
+        handoff_due=desk.due,
+        to_hand_off=[item.pk for item in desk.items],
+        to_me=[handoff_out(h) for h in desk.to_me],
+        from_me=[handoff_out(h) for h in desk.from_me],
+    )

@@ -197,7 +197,9 @@ class Handoff(models.Model):
         max_length=16, choices=HandoffState.choices, default=HandoffState.OFFERED
     )
     created_at = models.DateTimeField(default=timezone.now)
-    respond_by = models.DateTimeField(help_text="When an unacknowledged offer returns to the queue.")
+    respond_by = models.DateTimeField(
+        help_text="When an unacknowledged offer returns to the queue."
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
     return_reason = models.CharField(max_length=200, blank=True)

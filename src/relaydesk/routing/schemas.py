@@ -99,3 +99,66 @@ class RoutingOut(Schema):
     queued_since: dt.datetime | None
     escalation: list[StepOut]
     next_step_at: dt.datetime | None
+
+
+# --- handoff ----------------------------------------------------------------------------------
+
+HandoffStateName = Literal["offered", "acknowledged", "returned"]
+
+
+class HandoffIn(Schema):
+    """The outgoing agent's note for whoever takes the item over."""
+
+    note: str = Field(
+        description="What is done and what is left (required, at most 4,000 characters)."
+    )
+
+
+class AgentRefOut(Schema):
+    """An agent named in a handoff."""
+
+    agent_id: int
+    name: str
+    site: str
+
+
+class HandoffOut(Schema):
+    """One leg of an item's relay from one shift to the next."""
+
+    id: int
+    item_id: int
+    reference: str
+    title: str
+    state: HandoffStateName = Field(
+        description="offered (waiting for acknowledgement), acknowledged, or returned "
+        "(back at the front of the queue)."
+    )
+    from_agent: AgentRefOut
+    to_agent: AgentRefOut | None = Field(
+        description="Who the item was offered to (empty: nobody eligible was on the next shift)."
+    )
+    note: str
+    created_at: dt.datetime
+    respond_by: dt.datetime = Field(
+        description="When an offer not acknowledged returns to the front of the queue."
+    )
+    acknowledged_at: dt.datetime | None
+    returned_at: dt.datetime | None
+    return_reason: str
+
+
+class MyHandoffsOut(Schema):
+    """The signed-in agent's handoffs, and whether their shift is ending."""
+
+    shift_ends: dt.datetime | None = Field(
+        description="When your current shift ends (empty: off shift, or more than a day away)."
+    )
+    shift_ended: dt.datetime | None = Field(
+        description="When your last shift ended, if you are off shift now."
+    )
+    handoff_due: bool = Field(
+        description="True when your shift ends within the hour (or has ended) and you hold items."
+    )
+    to_hand_off: list[int] = Field(description="Ids of the items you hold and could hand off.")
+    to_me: list[HandoffOut] = Field(description="Handoffs waiting for your acknowledgement.")
+    from_me: list[HandoffOut] = Field(description="The last handoffs you gave (at most 10).")

@@ -1,24 +1,38 @@
-"""Background routing: push assignment and the escalation ladders.
+"""Background routing: handoffs at shift end, the escalation ladders and push assignment.
 
-``route_and_escalate`` records the ladder steps queued items have reached, then
-assigns queued items to available agents on shift. ``relaydesk worker`` runs it
-whenever it is enqueued; ``relaydesk route --every SECONDS`` runs the same work
-in a loop (see docs/operations.md, "The worker").
+``route_and_escalate`` first settles handoffs — offers nobody acknowledged in
+time go back to the front of the queue, and the items of agents whose shift
+ended without a handoff are handed off for them — then records the ladder
+steps queued items have reached, then assigns queued items to available agents
+on shift. ``relaydesk worker`` runs it whenever it is enqueued;
+``relaydesk route --every SECONDS`` runs the same work in a loop (see
+docs/operations.md, "The worker").
 """
 
 from __future__ import annotations
 
 from django.tasks import task
 
-from relaydesk.routing.actions import do_escalate, do_push_assign
+from relaydesk.routing.actions import (
+    do_escalate,
+    do_hand_off_after_shift_end,
+    do_push_assign,
+    do_return_stale_handoffs,
+)
 
 
 @task
 def route_and_escalate() -> dict[str, int]:
-    """Climb the escalation ladders, then push queued work to ready agents; the run's counts."""
+    """Settle handoffs, climb the escalation ladders, then push queued work to ready agents;
+    the run's counts."""
+    stale = do_return_stale_handoffs()
+    ended = do_hand_off_after_shift_end()
     escalation = do_escalate()
     push = do_push_assign()
     return {
+        "handoffs_returned": stale.returned,
+        "handoffs_taken_up": stale.taken_up,
+        "handed_off_at_shift_end": ended.handed_off,
         "escalated_items": escalation.items,
         "escalation_steps": escalation.steps,
         "lead_alerts": escalation.alerts,

@@ -474,6 +474,13 @@ def _apply(
         at=at,
         data=data,
     )
+    # Receivers read the item after the commit, so they keep the actor's row-security scope.
+    rowsecurity.on_commit_in_scope(
+        lambda: work_item_changed.send(
+            sender=WorkItem, item_id=item.pk, action=action.value, to_state=after.value
+        )
+    )
+    # The audit record last: the chain's lock is held from here to the commit.
     record(
         actor=actor,
         action=f"work_item.{action.value}",
@@ -482,12 +489,6 @@ def _apply(
         source_ip=source_ip,
         at=at,
         detail={"from": before.value, "to": after.value, **data},
-    )
-    # Receivers read the item after the commit, so they keep the actor's row-security scope.
-    rowsecurity.on_commit_in_scope(
-        lambda: work_item_changed.send(
-            sender=WorkItem, item_id=item.pk, action=action.value, to_state=after.value
-        )
     )
     return item
 

@@ -88,18 +88,36 @@ class WorkItem(models.Model):
         editable=False,
         help_text="What QA sampling keys on; secret, so nobody can tell in advance.",
     )
+    queue_front = models.BooleanField(
+        default=False,
+        help_text=(
+            "Routed before every other queued item: work dropped at a shift change (a handoff "
+            "nobody acknowledged, or nobody to take it). Cleared when someone gets the item."
+        ),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["client", "state", "-created_at"], name="item_client_state"),
             models.Index(fields=["state", "-priority", "created_at"], name="item_queue_order"),
-            # Routing order (priority, due time, age): claims read it with SKIP LOCKED.
+            # Routing order (dropped work first, then priority, due time, age): claims
+            # read it with SKIP LOCKED.
             models.Index(
-                fields=["state", "-priority", "due_at", "created_at", "id"],
+                fields=["state", "-queue_front", "-priority", "due_at", "created_at", "id"],
                 name="item_routing_order",
             ),
             models.Index(fields=["owner", "state"], name="item_owner_state"),
+            # The provider's lists, newest first, with and without a state filter.
+            models.Index(fields=["-created_at", "-id"], name="item_recent"),
+            models.Index(fields=["state", "-created_at", "-id"], name="item_state_recent"),
+            # The operations board: queue depth and oldest wait per engagement and service
+            # (read from the index alone), and items due soon in open states.
+            models.Index(
+                fields=["state", "engagement", "service", "created_at", "due_at"],
+                name="item_queue_depth",
+            ),
+            models.Index(fields=["state", "due_at"], name="item_state_due"),
         ]
         constraints = [
             models.CheckConstraint(

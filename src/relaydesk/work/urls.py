@@ -19,6 +19,12 @@ workspace = (
         path("reviews/", views.workspace_reviews, name="reviews"),
         path("next/", views.workspace_next, name="next"),
         path("presence/", views.workspace_presence, name="presence"),
+        path("items/<int:item_id>/handoff/", views.workspace_hand_off, name="hand_off"),
+        path(
+            "handoffs/<int:handoff_id>/acknowledge/",
+            views.workspace_acknowledge,
+            name="acknowledge",
+        ),
     ],
     "workspace",
 )

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -19,10 +19,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import do_record_denial
+from relaydesk.catalog.models import Service
 from relaydesk.clients.queries import visible_clients
 from relaydesk.core.eligibility import Exclusion, first_exclusion
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.permissions import Permission, can, roles_with
+from relaydesk.core.routing import agent_exclusion
 from relaydesk.errors import ActionRefused
 from relaydesk.permissions import roles_required
 from relaydesk.routing import actions as routing_actions
@@ -63,8 +65,10 @@ def _listing(
     request: HttpRequest, items: QuerySet[WorkItem], template: str, extra: dict[str, Any]
 ) -> HttpResponse:
     """A filtered, paginated list; HTMX filter changes get only the table back."""
+    # One EXISTS probe per catalog service (a handful) instead of reading the items.
+    offered = Service.objects.filter(Exists(items.filter(service=OuterRef("pk"))))
     services = sorted(
-        {(i.service.slug, str(i.service)) for i in items.select_related("service__line")[:2000]},
+        ((service.slug, str(service)) for service in offered.select_related("line")),
         key=lambda pair: pair[1],
     )
     form = ItemFilterForm(request.GET or None, services=services)
@@ -230,8 +234,23 @@ def workspace_presence(request: HttpRequest) -> HttpResponse:
 
 @roles_required(*roles_with(Permission.VIEW_HELD_AND_OFFERED_WORK))
 def workspace_home(request: HttpRequest) -> HttpResponse:
-    """An agent's items in hand, their presence and "Get next", and the queued items they may
-    take."""
+    """An agent's items in hand, their presence and "Get next", handoffs at shift end, and
+    the queued items they may take."""
+    return _workspace(request)
+
+
+def _handoff_desk(user: User) -> routing_queries.HandoffDesk | None:
+    """The agent's handoffs and shift end, or ``None`` for someone who hands nothing off."""
+    if not can(user.role_enum, Permission.HAND_OFF):
+        return None
+    try:
+        return routing_queries.handoff_desk(user)
+    except ActionRefused:
+        return None
+
+
+def _workspace(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    """The workspace page; ``extra`` carries a refused handoff's message back to its form."""
     user = _user(request)
     visible = queries.visible_work_items(user)
     mine = (
@@ -239,13 +258,16 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
         .exclude(state__in=[State.ACCEPTED.value, State.CANCELLED.value, State.DELIVERED.value])
         .order_by("-priority", "created_at")
     )
-    queue = visible.filter(state=State.QUEUED.value).order_by("-priority", "created_at")[:50]
+    # In routing order, so work a handoff returned to the front of the queue shows first.
+    queue = visible.filter(state=State.QUEUED.value).order_by(*routing_queries.ROUTING_ORDER)[:50]
     # Finished items leave the agent's sight; they see how much they completed, not the items.
     completed_this_week = WorkItemEvent.objects.filter(
         actor=user, kind=Action.COMPLETE.value, at__gte=timezone.now() - dt.timedelta(days=7)
     ).count()
     agent = Agent.objects.filter(user=user).select_related("site").first()
     profile = agent_profile(agent) if agent else None
+    handoff = _handoff_desk(user)
+    listed = {item.pk for item in handoff.items} if handoff else set()
     return render(
         request,
         "work/workspace_home.html",
@@ -256,8 +278,67 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
             completed_this_week=completed_this_week,
             agent=agent,
             profile=profile,
+            handoff=handoff,
+            # A refused handoff of an item not listed (say, waiting on the client) says so above.
+            handoff_error_general=extra.get("handoff_item") not in listed,
+            **extra,
         ),
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def workspace_hand_off(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Hand an item the agent holds to the next shift, with their note."""
+    item = _visible_item_or_404(request, item_id)
+    try:
+        handoff = routing_actions.do_hand_off(
+            _user(request), item, request.POST.get("note", ""), source_ip=client_ip(request)
+        )
+    except ActionRefused as refusal:
+        return _workspace(
+            request,
+            status=refusal.status,
+            handoff_error=refusal.message,
+            handoff_item=item.pk,
+            handoff_note=request.POST.get("note", ""),
+        )
+    if handoff.to_agent is not None:
+        messages.success(
+            request,
+            f"{item.reference} handed to {handoff.to_agent.user.full_name} "
+            f"({handoff.to_agent.site.name}), who will acknowledge it.",
+        )
+    else:
+        messages.warning(
+            request,
+            f"Nobody eligible is on the next shift: {item.reference} is back at the front of "
+            "the queue with your note, and the operations lead was alerted.",
+        )
+    return redirect("workspace:home")
+
+
+@login_required
+@require_POST
+def workspace_acknowledge(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Acknowledge a handoff offered to the agent: they take the item over, and see it."""
+    user = _user(request)
+    handoff = routing_queries.get_visible_handoff(user, handoff_id)
+    if handoff is None:
+        raise Http404("No such handoff.")
+    try:
+        routing_actions.do_acknowledge_handoff(user, handoff, source_ip=client_ip(request))
+    except ActionRefused as refusal:
+        return _workspace(
+            request, status=refusal.status, ack_error=refusal.message, ack_handoff=handoff.pk
+        )
+    messages.success(
+        request,
+        f"You now hold {handoff.item.reference}; "
+        f"{handoff.from_agent.user.full_name}'s note is on its timeline.",
+    )
+    return redirect("items:detail", item_id=handoff.item_id)
 
 
 @roles_required(*roles_with(Permission.VIEW_REVIEW_QUEUE))
@@ -301,29 +382,51 @@ def ops_items(request: HttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An agent a lead might assign, with the rule that rules them out, if any."""
+    """An agent a lead might assign, as routing sees them now.
+
+    ``exclusion`` is a rule :func:`~relaydesk.work.actions.do_assign` enforces
+    (what the item demands, capacity): the agent cannot be picked. ``warning``
+    says why routing would not give them work right now (off shift, on a break,
+    offline) — advice only: a lead may still assign them, say for the start of
+    their next shift.
+    """
 
     agent: Agent
     load: int
     exclusion: Exclusion | None
+    warning: str = ""
 
 
 def _assign_candidates(user: User, item: WorkItem) -> list[Candidate]:
-    """Agents an operations lead may pick, each with why they can't take it if they can't."""
+    """Agents an operations lead may pick, each with why they can't take it, or with what
+    routing would say about them now (shift, presence), from the same routing view."""
     assignable = (State.QUEUED, State.ASSIGNED, State.IN_PROGRESS, State.REWORK)
     if not can(user.role_enum, Permission.ASSIGN_WORK) or item.state_enum not in assignable:
         return []
     needs = queries.item_needs(item)
-    today = timezone.localdate()
-    agents = visible_agents(user).prefetch_related(
-        "skills__skill", "certifications__certification", "clearances__clearance"
-    )
+    now = timezone.now()
+    today = timezone.localdate(now)  # the day do_assign checks certifications on
+    visible = set(visible_agents(user).values_list("pk", flat=True))
+    book = routing_queries.CalendarBook(at=now)
     candidates = []
-    for agent in agents:
-        load = int(agent.load)  # type: ignore[attr-defined]
-        exclusion = first_exclusion(agent_profile(agent, load=load), needs, today)
-        candidates.append(Candidate(agent=agent, load=load, exclusion=exclusion))
-    candidates.sort(key=lambda c: (c.exclusion is not None, c.load, c.agent.user.full_name))
+    for agent, moment in routing_queries.routing_agents(now, book=book):
+        if agent.pk not in visible:
+            continue
+        exclusion = first_exclusion(moment.profile, needs, today)
+        warning = ""
+        if exclusion is not None and exclusion.rule == "capacity":
+            exclusion = Exclusion(
+                "capacity", routing_queries.moment_label(agent, moment, exclusion, now, book)
+            )
+        elif exclusion is None:
+            refusal = agent_exclusion(moment, now)
+            warning = routing_queries.moment_label(agent, moment, refusal, now, book)
+        candidates.append(
+            Candidate(agent=agent, load=moment.profile.load, exclusion=exclusion, warning=warning)
+        )
+    candidates.sort(
+        key=lambda c: (c.exclusion is not None, bool(c.warning), c.load, c.agent.user.full_name)
+    )
     return candidates
 
 

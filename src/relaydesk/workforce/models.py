@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -140,6 +141,48 @@ class ShiftException(models.Model):
             return f"{self.site} holiday {self.day:%Y-%m-%d} {self.name}"
         return f"{self.site} overtime {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"
 
+    def clean(self) -> None:
+        """A named shift must exist at the site; overtime for an agent must be at their site."""
+        errors: dict[str, str] = {}
+        if self.site_id is not None and self.shift_name:
+            shift_error = _unknown_shift(self.site_id, self.shift_name)
+            if shift_error:
+                errors["shift_name"] = shift_error
+        if self.kind == ShiftExceptionKind.HOLIDAY:
+            if self.agent_id is not None:
+                errors["agent"] = "A holiday is for a site or a shift, not for one agent."
+            if self.day is None:
+                errors["day"] = "A holiday needs its day."
+        elif self.kind == ShiftExceptionKind.OVERTIME:
+            if self.day is not None:
+                errors["day"] = "Overtime has a start and an end, not a day."
+            if self.starts_at is None:
+                errors["starts_at"] = "Overtime needs a start."
+            if self.ends_at is None:
+                errors["ends_at"] = "Overtime needs an end."
+            elif self.starts_at is not None and self.ends_at <= self.starts_at:
+                errors["ends_at"] = "Overtime must end after it starts."
+            if self.agent_id is not None and self.site_id is not None:
+                agent_site = Agent.objects.filter(pk=self.agent_id).values_list(
+                    "site_id", flat=True
+                )
+                if agent_site.first() != self.site_id:
+                    errors["agent"] = "This agent works at another site."
+        if errors:
+            raise ValidationError(errors)
+
+
+def _unknown_shift(site_id: int, shift_name: str) -> str:
+    """Why ``shift_name`` is not a shift of the site (empty when it is one)."""
+    names = sorted(set(ShiftPattern.objects.filter(site_id=site_id).values_list("name", flat=True)))
+    if shift_name in names:
+        return ""
+    site = Site.objects.filter(pk=site_id).values_list("name", flat=True).first() or "the site"
+    if not names:
+        return f"{site} has no shifts yet; leave this empty or add the shift first."
+    known = ", ".join(f"“{name}”" for name in names)
+    return f"{site} has no shift named “{shift_name}”; its shifts are {known}."
+
 
 class Agent(models.Model):
     """A provider employee who works items: their site, languages and capacity.
@@ -169,6 +212,13 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.full_name} ({self.site})"
+
+    def clean(self) -> None:
+        """The agent's shift, if named, must be one of their site's shifts."""
+        if self.shift_name and self.site_id is not None:
+            error = _unknown_shift(self.site_id, self.shift_name)
+            if error:
+                raise ValidationError({"shift_name": error})
 
 
 class AgentSkill(models.Model):

@@ -1,4 +1,4 @@
-"""``relaydesk route [--every SECONDS]``: climb the escalation ladders and push queued work.
+"""``relaydesk route [--every SECONDS]``: settle handoffs, climb the ladders, push queued work.
 
 Once by default; with ``--every`` it repeats until stopped (Ctrl-C or SIGTERM),
 printing one line per run. Runs for the provider (the ``relaydesk`` command sets
@@ -19,7 +19,14 @@ from django.utils import timezone
 
 from relaydesk.core.routing import Strategy
 from relaydesk.errors import ActionRefused
-from relaydesk.routing.actions import PUSH_LIMIT, PUSH_METHODS, do_escalate, do_push_assign
+from relaydesk.routing.actions import (
+    PUSH_LIMIT,
+    PUSH_METHODS,
+    do_escalate,
+    do_hand_off_after_shift_end,
+    do_push_assign,
+    do_return_stale_handoffs,
+)
 
 
 class Command(BaseCommand):
@@ -75,6 +82,8 @@ class Command(BaseCommand):
 
     def _run_once(self, options: dict[str, Any]) -> None:
         try:
+            stale = do_return_stale_handoffs()
+            ended = do_hand_off_after_shift_end()
             escalation = do_escalate()
             push = do_push_assign(
                 method=options["method"],
@@ -85,6 +94,8 @@ class Command(BaseCommand):
             raise CommandError(refusal.message) from refusal
         self.stdout.write(
             f"{timezone.now():%Y-%m-%d %H:%M:%S}Z "
+            f"handoffs: {stale.returned} returned to the queue, "
+            f"{ended.handed_off} handed off at shift end; "
             f"escalation: {escalation.steps} step(s) on {escalation.items} item(s), "
             f"{escalation.alerts} lead alert(s); "
             f"push ({push.method}): {len(push.assigned)} assigned of {push.considered} "
