@@ -80,7 +80,8 @@ def open_first_item(page: Page) -> None:
 
 PAGES = [
     # The work pages (the README shows the first two and the agent's).
-    Shot("ops-board", LEAD, "/ops/", DESKTOP),
+    Shot("ops-board", LEAD, "/ops/board/", DESKTOP),
+    Shot("ops-items", LEAD, "/ops/", DESKTOP),
     Shot("client-portal", CLIENT_MEMBER, "/portal/", DESKTOP),
     Shot("client-new-request", CLIENT_MEMBER, "/portal/new/", DESKTOP),
     Shot("client-import", CLIENT_ADMIN, "/portal/import/", DESKTOP),

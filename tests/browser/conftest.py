@@ -6,8 +6,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from relaydesk.catalog.models import Service, ServiceLine, ServiceSkill, Skill
+from relaydesk.catalog.seed import seed_catalog, seed_file_types
+from relaydesk.workforce.models import Certification, Clearance
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between page steps are still plain synchronous code.
@@ -45,3 +50,22 @@ def shots() -> Path:
     """Where screenshots of each step go, to look at after a run."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+def _seed_catalog() -> None:
+    seed_catalog(ServiceLine, Skill, Service, ServiceSkill, Clearance, Certification)
+    seed_file_types(Service)
+
+
+@pytest.fixture(scope="module")
+def _catalog_back_after_module(django_db_blocker: Any) -> Iterator[None]:
+    """A committing module's flush empties the seeded catalog too: later tests need it back."""
+    yield
+    with django_db_blocker.unblock():
+        _seed_catalog()
+
+
+@pytest.fixture
+def seeded_catalog(transactional_db: None, _catalog_back_after_module: None) -> None:
+    """The seeded catalog, which an earlier committing test's flush may have emptied."""
+    _seed_catalog()

@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from relaydesk.catalog.models import Service, ServiceLine, ServiceSkill, Skill
-from relaydesk.catalog.seed import seed_catalog, seed_file_types
 from relaydesk.core.lifecycle import State
 from relaydesk.work.models import WorkItem
-from relaydesk.workforce.models import Certification, Clearance, Site
+from relaydesk.workforce.models import Site
 from tests.browser.test_walkthrough import sign_in
 from tests.conftest import World, submit
 from tests.routing.conftest import around_the_clock
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _seed() -> None:
-    seed_catalog(ServiceLine, Skill, Service, ServiceSkill, Clearance, Certification)
-    seed_file_types(Service)
-
-
-@pytest.fixture(autouse=True)
-def _catalog(transactional_db: None) -> None:
-    """The seeded catalog, which an earlier committing test's flush may have emptied."""
-    _seed()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _catalog_back_afterwards(django_db_blocker: Any) -> Iterator[None]:
-    """This module's flush empties the seeded catalog too: later tests need it back."""
-    yield
-    with django_db_blocker.unblock():
-        _seed()
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_catalog"),
+]
 
 
 def test_agent_becomes_available_presses_get_next_and_lands_on_the_item(

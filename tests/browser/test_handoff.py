@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,13 @@ import pytest
 from django.utils import timezone
 
 from relaydesk.accounts.actions import do_create_user
-from relaydesk.catalog.models import Service, ServiceLine, ServiceSkill, Skill
-from relaydesk.catalog.seed import seed_catalog, seed_file_types
+from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.roles import Role
 from relaydesk.routing.models import Handoff, HandoffState
 from relaydesk.work.actions import do_assign, do_transition
 from relaydesk.workforce.models import (
-    Certification,
-    Clearance,
     ShiftException,
     ShiftExceptionKind,
     Site,
@@ -30,28 +26,13 @@ from tests.browser.test_walkthrough import sign_in
 from tests.conftest import PASSWORD, World, make_agent, submit
 from tests.routing.conftest import around_the_clock
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_catalog"),
+]
 
 SKILLS = {"legal-document-review": 4, "legal-drafting": 4, "data-entry": 4}
-
-
-def _seed() -> None:
-    seed_catalog(ServiceLine, Skill, Service, ServiceSkill, Clearance, Certification)
-    seed_file_types(Service)
-
-
-@pytest.fixture(autouse=True)
-def _catalog(transactional_db: None) -> None:
-    """The seeded catalog, which an earlier committing test's flush may have emptied."""
-    _seed()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _catalog_back_afterwards(django_db_blocker: Any) -> Iterator[None]:
-    """This module's flush empties the seeded catalog too: later tests need it back."""
-    yield
-    with django_db_blocker.unblock():
-        _seed()
 
 
 def test_a_manila_agent_hands_off_at_shift_end_and_a_pune_agent_acknowledges(

@@ -142,7 +142,8 @@ def test_an_overdue_item_is_listed_as_at_risk(world: World, manila: Site) -> Non
 def test_an_offered_handoff_is_listed_with_its_deadline(world: World, manila: Site) -> None:
     now = _now()
     item = queue(world.member_a, world.engagement_a, at=now - 2 * HOUR, title="Passed on")
-    do_assign(world.lead, item, world.agent.agent)
+    # A handoff assigns the item to the agent it is offered to.
+    do_assign(world.lead, item, world.other_agent.agent)
     Handoff.objects.create(
         client=world.client_a,
         item=item,
@@ -160,6 +161,18 @@ def test_an_offered_handoff_is_listed_with_its_deadline(world: World, manila: Si
         note="An older one, taken up.",
         state="acknowledged",
         respond_by=now - HOUR,
+    )
+
+    # An offer overtaken by a lead's reassignment waits for nobody.
+    overtaken = queue(world.member_a, world.engagement_a, at=now - HOUR, title="Reassigned")
+    do_assign(world.lead, overtaken, world.agent.agent)
+    Handoff.objects.create(
+        client=world.client_a,
+        item=overtaken,
+        from_agent=world.agent.agent,
+        to_agent=world.other_agent.agent,
+        note="Overtaken.",
+        respond_by=now + HOUR,
     )
 
     board = operations_board(world.lead, at=now)

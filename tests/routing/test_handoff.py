@@ -8,6 +8,7 @@ is Tuesday 3 March 2026.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.test import Client as HttpClient
@@ -29,6 +30,7 @@ from relaydesk.routing.actions import (
     do_set_presence,
 )
 from relaydesk.routing.models import AgentPresence, Handoff, HandoffState
+from relaydesk.routing.queries import handoff_desk
 from relaydesk.work.actions import do_assign, do_transition
 from relaydesk.work.models import WorkItem
 from relaydesk.work.queries import visible_events
@@ -288,7 +290,7 @@ def test_a_stale_offer_returns_to_the_front_of_the_queue_and_the_next_get_next_g
         "handoff not acknowledged"
     )
     # Too late to acknowledge now.
-    with pytest.raises(Conflict, match="not acknowledged in time"):
+    with pytest.raises(Conflict, match=r"closed \(not acknowledged by Priya"):
         do_acknowledge_handoff(relay.priya, handoff, at=handoff.respond_by + 2 * MIN)
     # The next "Get next" gets it first, ahead of the urgent item.
     ravi = _agent("ravi@provider.test", relay.pune, "P-005", languages=["en"])
@@ -581,3 +583,152 @@ def test_the_workspace_says_why_an_item_waiting_on_the_client_is_not_handed_off(
     assert page.status_code == 409
     assert f"{item.reference} is waiting on the client: it stays with you" in page.content.decode()
     assert not Handoff.objects.exists()
+
+
+# --- what a review found ----------------------------------------------------------------------
+
+
+def _nobody_next(relay: Relay) -> None:
+    """Nobody may take Maria's work over: Pune's agent and Manila's other agent have left."""
+    relay.priya.agent.delete()
+    relay.w.other_agent.is_active = False
+    relay.w.other_agent.save()
+
+
+def test_work_in_progress_sent_to_the_front_keeps_its_place_once_committed(
+    relay: Relay, django_capture_on_commit_callbacks: Any
+) -> None:
+    _nobody_next(relay)
+    item = relay.in_progress()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_hand_off(relay.maria, item, "Keyed 30 of 40.", at=NEAR_END)
+
+    item.refresh_from_db()
+    assert (item.state, item.owner, item.queue_front) == (State.QUEUED.value, None, True)
+
+
+def test_with_push_on_arrival_a_returned_offer_goes_to_someone_else(
+    relay: Relay, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.RELAYDESK_PUSH_ON_ARRIVAL = True
+    item = relay.in_progress()
+    handoff = do_hand_off(relay.maria, item, "Half done.", at=NEAR_END)
+    # Priya, who let the offer lapse, has been idle longest; Ravi came on later.
+    do_set_presence(relay.priya, "available", at=NEAR_END + MIN)
+    ravi = _agent("ravi@provider.test", relay.pune, "P-005", languages=["en"])
+    do_set_presence(ravi, "available", at=handoff.respond_by - 5 * MIN)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert do_return_stale_handoffs(at=handoff.respond_by + MIN).returned == 1
+
+    item.refresh_from_db()
+    assert (item.state, item.owner, item.queue_front) == (State.ASSIGNED.value, ravi, False)
+
+
+def test_with_push_on_arrival_work_nobody_could_take_over_does_not_go_back_to_its_giver(
+    relay: Relay, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.RELAYDESK_PUSH_ON_ARRIVAL = True
+    _nobody_next(relay)
+    item = relay.in_progress()
+    do_set_presence(relay.maria, "available", at=MORNING)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_hand_off(relay.maria, item, "Keyed 30 of 40.", at=NEAR_END)
+
+    item.refresh_from_db()
+    assert (item.state, item.owner, item.queue_front) == (State.QUEUED.value, None, True)
+
+
+def test_the_agent_an_item_is_handed_to_counts_as_busy(relay: Relay) -> None:
+    do_set_presence(relay.priya, "available", at=MORNING)
+    item = relay.in_progress()
+
+    do_hand_off(relay.maria, item, "Half done.", at=NEAR_END)
+
+    assert AgentPresence.objects.get(agent=relay.priya.agent).idle_since == NEAR_END
+
+
+def test_an_offer_a_lead_overrode_does_not_stop_the_new_holder_handing_off(relay: Relay) -> None:
+    sam = _agent("sam@provider.test", relay.florida, "F-001", languages=["en"])
+    dana = _agent("dana@provider.test", relay.pune, "P-006", languages=["en"])
+    item = relay.in_progress()
+    dead = do_hand_off(relay.maria, item, "Half done.", at=NEAR_END)
+    do_assign(relay.w.lead, item, dana.agent, at=NEAR_END + MIN)
+
+    # Dana sees the item among those to hand off; Priya no longer sees an offer.
+    assert [i.pk for i in handoff_desk(dana, at=NEAR_END + 2 * MIN).items] == [item.pk]
+    assert handoff_desk(relay.priya, at=NEAR_END + 2 * MIN).to_me == ()
+    handoff = do_hand_off(dana, item, "Dana: nearly done.", at=NEAR_END + 2 * MIN)
+
+    assert (handoff.to_agent, handoff.state) == (sam.agent, HandoffState.OFFERED)
+    dead.refresh_from_db()
+    assert dead.state == HandoffState.RETURNED
+    assert dead.return_reason == "Reassigned to Dana before it was acknowledged."
+    closed = AuditRecord.objects.get(action="work_item.handoff_closed")
+    assert closed.detail["handoff"] == dead.pk and closed.detail["owner"] == "Dana"
+
+
+def test_the_shift_end_sweep_hands_off_an_item_whose_offer_a_lead_overrode(
+    relay: Relay,
+) -> None:
+    sam = _agent("sam@provider.test", relay.florida, "F-001", languages=["en"])
+    dana = _agent("dana@provider.test", relay.pune, "P-006", languages=["en"])
+    item = relay.in_progress()
+    do_hand_off(relay.maria, item, "Half done.", at=NEAR_END)
+    do_assign(relay.w.lead, item, dana.agent, at=NEAR_END + MIN)
+
+    sweep = do_hand_off_after_shift_end(at=PUNE_ENDS + 16 * MIN)
+
+    assert sweep.handed_off == 1
+    item.refresh_from_db()
+    assert item.owner == sam
+    assert list(item.handoffs.values_list("state", flat=True).order_by("created_at")) == [
+        HandoffState.RETURNED,
+        HandoffState.OFFERED,
+    ]
+
+
+def test_items_of_a_deactivated_agent_are_handed_off(relay: Relay) -> None:
+    item = relay.in_progress()
+    relay.maria.is_active = False
+    relay.maria.save()
+
+    sweep = do_hand_off_after_shift_end(at=MORNING + 10 * MIN)
+
+    assert sweep.handed_off == 1
+    item.refresh_from_db()
+    # Manila's other agent is on shift now.
+    assert item.owner == relay.w.other_agent
+    assert item.handoffs.get().note.startswith(
+        "Agent's account was deactivated without a handoff note; last update:"
+    )
+    assert [a.detail["reason"] for a in _alerts()] == ["account deactivated"]
+
+
+def test_the_stale_sweep_records_every_outcome(relay: Relay) -> None:
+    started = relay.in_progress("started")
+    waiting = relay.in_progress("waiting")
+    moved = relay.in_progress("moved")
+    offers = [do_hand_off(relay.maria, i, "Half done.", at=NEAR_END) for i in (started, waiting)]
+    moved_offer = do_hand_off(relay.maria, moved, "Half done.", at=NEAR_END)
+    do_transition(relay.priya, started, Action.START, at=MANILA_ENDS + MIN)
+    do_transition(relay.priya, waiting, Action.START, at=MANILA_ENDS + MIN)
+    do_transition(
+        relay.priya, waiting, Action.WAIT_ON_CLIENT, note="Which tray?", at=MANILA_ENDS + 2 * MIN
+    )
+    do_assign(relay.w.lead, moved, relay.w.other_agent.agent, at=MANILA_ENDS + 3 * MIN)
+
+    sweep = do_return_stale_handoffs(at=MANILA_ENDS + 31 * MIN)
+
+    assert (sweep.returned, sweep.taken_up, sweep.closed) == (0, 2, 1)
+    for offer in offers:
+        offer.refresh_from_db()
+        assert offer.state == HandoffState.ACKNOWLEDGED
+    taken = AuditRecord.objects.filter(action="work_item.handoff_taken_up")
+    assert sorted(r.detail["handoff"] for r in taken) == sorted(o.pk for o in offers)
+    closed = AuditRecord.objects.get(action="work_item.handoff_closed")
+    assert closed.detail["handoff"] == moved_offer.pk
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.owner) == (State.WAITING_ON_CLIENT.value, relay.priya)

@@ -16,6 +16,7 @@ from relaydesk.core.roles import Role
 from relaydesk.errors import Invalid
 from relaydesk.routing import actions as routing_actions
 from relaydesk.routing.actions import do_push_assign, do_set_presence, push_on_arrival_paused
+from relaydesk.routing.models import AgentPresence
 from relaydesk.routing.tasks import route_and_escalate
 from relaydesk.work.actions import do_assign, do_transition
 from relaydesk.work.models import WorkItem
@@ -342,3 +343,21 @@ def test_a_bulk_load_can_pause_push_on_arrival(
     with push_on_arrival_paused(), django_capture_on_commit_callbacks(execute=True):
         item = queue(desk.member_a, desk.engagement_a, at=T0)
     assert _owner(item) is None
+
+
+def test_an_item_a_lead_releases_goes_to_someone_else_and_frees_its_agent(
+    desk: World, arrival: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    # The agent has been idle longest, so only "never back to its agent" keeps it from them.
+    do_set_presence(desk.other_agent, "on-break", at=T0 - 20 * MIN)
+    do_set_presence(desk.other_agent, "available", at=T0 - 10 * MIN)
+    item = queue(desk.member_a, desk.engagement_a, at=T0 - 2 * MIN)
+    do_assign(desk.lead, item, desk.agent.agent, at=T0 - MIN)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_transition(desk.lead, item, Action.RELEASE, at=T0)
+
+    assert _owner(item) == desk.other_agent
+    release = item.events.get(kind="release")
+    assert release.data["previous_owner_id"] == desk.agent.pk
+    assert AgentPresence.objects.get(agent__user=desk.agent).idle_since == T0

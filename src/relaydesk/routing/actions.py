@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -61,6 +61,7 @@ from relaydesk.routing.queries import (
     latest_queued_at,
     moment_sentence,
     nothing_for,
+    offered_to_holder,
     presence_of,
     queued_items,
     routing_agent,
@@ -80,6 +81,8 @@ from relaydesk.workforce.models import (
     Site,
 )
 from relaydesk.workforce.queries import HOLDING_STATES, agent_profile
+
+logger = logging.getLogger(__name__)
 
 # How many locked candidates one claim may pass over before it gives up (they
 # fail a rule the candidate query cannot express; normally none do).
@@ -211,7 +214,6 @@ def do_claim_next(
             except (NotAllowed, Conflict) as refusal:
                 refused = refusal  # raised below, once the block has closed cleanly
                 break
-            item.queue_front = False  # whoever gets it takes it off the front of the queue
             _mark_busy(held, at)
             # The transition writes the audit record last: the chain's lock is then
             # held only for that insert and the commit.
@@ -287,7 +289,7 @@ def do_set_presence(
         )
     if wanted is Presence.OFFLINE:
         # Nothing stays with an agent who left: what they hold goes to the next shift.
-        hand_off_on_leaving(agent, why="went offline", at=at)
+        _hand_off_safely(agent, why="went offline", at=at)
     return row
 
 
@@ -303,10 +305,8 @@ def on_work_item_changed(
     runs as the system in the provider's scope; its errors are logged, never
     raised into the change that was just committed.
     """
-    if action in (Action.TAKE.value, Action.ASSIGN.value):
-        # Whoever gets an item takes it off the front of the queue (see the handoff section).
-        WorkItem.objects.filter(pk=item_id, queue_front=True).update(queue_front=False)
     freed: int | None = None
+    not_to: set[int] = set()
     event: WorkItemEvent | None = None
     if action in (Action.COMPLETE.value, Action.RELEASE.value, Action.CANCEL.value):
         event = (
@@ -316,8 +316,13 @@ def on_work_item_changed(
             .first()
         )
         if event is not None:
-            # A release clears the owner: the agent is whoever released it (if an agent did).
-            freed = event.actor_id if action == Action.RELEASE.value else event.item.owner_id
+            # A release clears the owner: the agent is who held it, whoever released it (the
+            # agent, a lead, the system); a returned handoff names its giver and taker too.
+            if action == Action.RELEASE.value:
+                freed = event.data.get("previous_owner_id")
+                not_to = {u for u in (freed, *event.data.get("not_back_to", ())) if u is not None}
+            else:
+                freed = event.item.owner_id
             if freed is not None:
                 AgentPresence.objects.filter(agent__user_id=freed).update(idle_since=event.at)
     if not push_on_arrival() or (to_state != State.QUEUED.value and freed is None):
@@ -326,7 +331,7 @@ def on_work_item_changed(
         event = WorkItemEvent.objects.filter(item_id=item_id).order_by("-at", "-id").first()
     at = event.at if event is not None else timezone.now()
     if to_state == State.QUEUED.value:
-        _push_safely("an item entered the queue", do_push_item, item_id, at, freed)
+        _push_safely("an item entered the queue", do_push_item, item_id, at, frozenset(not_to))
     if freed is not None:
         agent_id = Agent.objects.filter(user_id=freed).values_list("pk", flat=True).first()
         if agent_id is not None:
@@ -427,7 +432,6 @@ def _assign_planned(
 
 # --- push on arrival --------------------------------------------------------------------------
 
-logger = logging.getLogger(__name__)
 _paused: ContextVar[bool] = ContextVar("relaydesk_push_paused", default=False)
 ARRIVAL_NOTE = "Assigned by routing on arrival to the longest-idle eligible agent."
 FREED_NOTE = "Assigned by routing: the first item in routing order this agent may take."
@@ -462,11 +466,15 @@ def _push_safely(what: str, push: Callable[..., object], *args: object) -> None:
         logger.exception("Push on arrival failed after %s; the work waits in the queue.", what)
 
 
-def _ready_ids(at: dt.datetime, book: CalendarBook) -> list[int]:
+def _ready_ids(
+    at: dt.datetime, book: CalendarBook, not_to: Collection[int] = frozenset()
+) -> list[int]:
     """A cheap first look (one query and the calendars): the active agents who are
-    available, below capacity and on their own shift at ``at``."""
+    available, below capacity and on their own shift at ``at``, except the users
+    ``not_to``."""
     rows = (
         Agent.objects.filter(user__is_active=True, presence__status=Presence.AVAILABLE.value)
+        .exclude(user_id__in=not_to)
         .annotate(
             held=Count("user__owned_items", filter=Q(user__owned_items__state__in=HOLDING_STATES))
         )
@@ -477,14 +485,15 @@ def _ready_ids(at: dt.datetime, book: CalendarBook) -> list[int]:
 
 
 def do_push_item(
-    item_id: int, at: dt.datetime | None = None, not_to: int | None = None
+    item_id: int, at: dt.datetime | None = None, not_to: Collection[int] = frozenset()
 ) -> int | None:
     """Assign one queued item to the longest-idle ready agent, as the system; their agent id.
 
     Ready means available, on their own shift and below capacity; the agent must
     pass every rule of the item (skills, certification, language, clearance,
     residency, site, dedication), checked again under the agent's row lock.
-    ``not_to`` is the user who must not get it (the agent who just released it).
+    ``not_to`` are the users who must not get it (the agent who just let it go; for a
+    returned handoff, its giver and taker too).
     ``None`` when the item is no longer queued or nobody may take it now.
     """
     at = at or timezone.now()
@@ -493,13 +502,13 @@ def do_push_item(
         return None
     # Most arrivals find nobody ready (all busy, or off shift): settle that cheaply first.
     book = CalendarBook(at=at)
-    ids = _ready_ids(at, book)
+    ids = _ready_ids(at, book, not_to)
     if not ids:
         return None
     ready = [
         (agent, moment)
         for agent, moment in routing_agents(at, available_only=True, book=book, only=ids)
-        if agent.user_id != not_to and agent_exclusion(moment, at) is None
+        if agent.user_id not in not_to and agent_exclusion(moment, at) is None
     ]
     if not ready:
         return None
@@ -788,14 +797,16 @@ def _alert_lead(item: WorkItem, handoff: Handoff, why: str, at: dt.datetime) -> 
     )
 
 
-def _to_front(item: WorkItem, why: str, *, at: dt.datetime) -> None:
+def _to_front(
+    item: WorkItem, why: str, *, at: dt.datetime, not_back_to: Collection[int] = ()
+) -> None:
     """Send a held item back to the queue, ahead of every other queued item.
 
     The lifecycle releases only assigned items, so work in progress (or rework)
     is first stopped by assigning it back to its holder, as a lead's
-    reassignment would; then the system releases it.
+    reassignment would; then the system releases it. Push on arrival never
+    gives it to its holder, nor to the users ``not_back_to``.
     """
-    item.queue_front = True
     if item.state_enum is not State.ASSIGNED:
         assert item.owner is not None  # a held state always has an owner
         _apply(
@@ -807,7 +818,55 @@ def _to_front(item: WorkItem, why: str, *, at: dt.datetime) -> None:
             new_owner=item.owner,
             decided=_decide(None, item, Action.ASSIGN),
         )
-    _apply(item, None, Action.RELEASE, at=at, note=why, decided=_decide(None, item, Action.RELEASE))
+    item.queue_front = True  # after the ASSIGN, which takes an item off the front
+    _apply(
+        item,
+        None,
+        Action.RELEASE,
+        at=at,
+        note=why,
+        decided=_decide(None, item, Action.RELEASE),
+        data={"not_back_to": sorted(not_back_to)} if not_back_to else None,
+    )
+
+
+def _moved_on(item: WorkItem) -> str:
+    """Why an open offer closed without being acknowledged: its item moved on."""
+    if item.owner is not None:
+        return f"Reassigned to {item.owner.full_name} before it was acknowledged."[:200]
+    return "The item moved on before it was acknowledged."
+
+
+def _close_offer(handoff: Handoff, item: WorkItem, reason: str, *, at: dt.datetime) -> None:
+    """Close an open offer that can no longer be acknowledged, with its audit record."""
+    handoff.state = HandoffState.RETURNED
+    handoff.returned_at = at
+    handoff.return_reason = reason
+    handoff.save(update_fields=["state", "returned_at", "return_reason"])
+    record(
+        actor=None,
+        action="work_item.handoff_closed",
+        obj=item,
+        client=item.client_id,
+        at=at,
+        detail={
+            "handoff": handoff.pk,
+            "to": handoff.to_agent_id,
+            "owner": item.owner.full_name if item.owner else "",
+            "state": item.state,
+        },
+    )
+
+
+def _close_overridden_offers(item: WorkItem, *, at: dt.datetime) -> None:
+    """Close the locked item's open offer to an agent who no longer holds it (a lead
+    reassigned or released it since): it can never be acknowledged, and only one
+    offer of an item may be open."""
+    offers = item.handoffs.filter(state=HandoffState.OFFERED)
+    if item.owner_id is not None:
+        offers = offers.exclude(to_agent__user_id=item.owner_id)
+    for handoff in _locked(offers):
+        _close_offer(handoff, item, _moved_on(item), at=at)
 
 
 def _pass_on(
@@ -830,6 +889,7 @@ def _pass_on(
     goes to the front of the queue and the lead is alerted. ``automatic`` says
     why the system handed off for an absent agent (empty: the agent did).
     """
+    _close_overridden_offers(item, at=at)
     picks = rank_next_shift(
         item_needs(item),
         [moment for _, moment in routing_agents(at)],
@@ -900,6 +960,7 @@ def _pass_on(
             new_owner=taker.user,
             decided=_decide(None, item, Action.ASSIGN),
         )
+        _mark_busy(taker, at)
         if automatic:
             _alert_lead(item, handoff, automatic, at)
         return handoff
@@ -1008,10 +1069,9 @@ def do_acknowledge_handoff(
         if locked.state == HandoffState.ACKNOWLEDGED:
             raise Conflict("You already acknowledged this handoff.")
         if locked.state == HandoffState.RETURNED:
-            raise Conflict(
-                "This handoff was not acknowledged in time and went back to the queue; "
-                "use Get next to take work."
-            )
+            reason = locked.return_reason.rstrip(".")
+            why = reason[:1].lower() + reason[1:] if reason else "it went back to the queue"
+            raise Conflict(f"This handoff is closed ({why}); use Get next to take work.")
         item = _lock(actor, locked.item, at)
         if item.owner_id != actor.pk or item.state_enum not in HANDOFF_STATES:
             raise Conflict(f"{item.reference} has moved on since it was handed to you.")
@@ -1077,7 +1137,12 @@ def do_return_stale_handoffs(*, at: dt.datetime | None = None) -> HandoffSweep:
     returned = taken_up = closed = 0
     stale = Handoff.objects.filter(state=HandoffState.OFFERED, respond_by__lte=at)
     for handoff_id in stale.values_list("pk", flat=True):
-        outcome = _return_one(handoff_id, at)
+        try:
+            outcome = _return_one(handoff_id, at)
+        except Exception:
+            # One offer that cannot be returned now (a lock, a deadlock) must not stop the rest.
+            logger.exception("Returning handoff %s failed; the next run retries it.", handoff_id)
+            continue
         returned += outcome == "returned"
         taken_up += outcome == "taken_up"
         closed += outcome == "closed"
@@ -1102,14 +1167,12 @@ def _return_one(handoff_id: int, at: dt.datetime) -> str:
             return ""
         taker = handoff.to_agent
         assert taker is not None  # only offers to someone are open
-        if item.owner_id != taker.user_id or item.state_enum not in HANDOFF_STATES:
-            handoff.state = HandoffState.RETURNED
-            handoff.returned_at = at
-            handoff.return_reason = "The item moved on before it was acknowledged."
-            handoff.save(update_fields=["state", "returned_at", "return_reason"])
+        if item.owner_id != taker.user_id or item.state_enum is State.CANCELLED:
+            _close_offer(handoff, item, _moved_on(item), at=at)
             return "closed"
         if item.state_enum is not State.ASSIGNED:
-            # They started the work: that is taking it over.
+            # They started the work (and may since wait on the client, or have finished
+            # it): that is taking it over.
             handoff.state = HandoffState.ACKNOWLEDGED
             handoff.acknowledged_at = at
             handoff.save(update_fields=["state", "acknowledged_at"])
@@ -1121,6 +1184,14 @@ def _return_one(handoff_id: int, at: dt.datetime) -> str:
                 note=f"{taker.user.full_name} started the work, which took it over.",
                 internal=True,
                 data={"handoff": handoff.pk, "from": handoff.from_agent.user.full_name},
+            )
+            record(
+                actor=None,
+                action="work_item.handoff_taken_up",
+                obj=item,
+                client=item.client_id,
+                at=at,
+                detail={"handoff": handoff.pk, "to": taker.pk, "state": item.state},
             )
             return "taken_up"
         deadline = f"{handoff.respond_by.astimezone(dt.UTC):%H:%M} UTC"
@@ -1150,7 +1221,12 @@ def _return_one(handoff_id: int, at: dt.datetime) -> str:
                 "respond_by": handoff.respond_by.isoformat(),
             },
         )
-        _to_front(item, f"{reason}; back at the front of the queue.", at=at)
+        _to_front(
+            item,
+            f"{reason}; back at the front of the queue.",
+            at=at,
+            not_back_to={handoff.from_agent.user_id},
+        )
         _alert_lead(item, handoff, "handoff not acknowledged", at)
         return "returned"
 
@@ -1175,7 +1251,7 @@ def _hand_off_for(
                     pk=item_id,
                     owner_id=giver.user_id,
                     state__in=[s.value for s in HANDOFF_STATES],
-                ).exclude(handoffs__state=HandoffState.OFFERED)
+                ).exclude(offered_to_holder())
             )
             .select_related("client", "engagement__required_certification", "service", "owner")
             .first()
@@ -1189,10 +1265,28 @@ def _hand_off_for(
 def _held_without_handoff(agent: Agent) -> list[int]:
     return list(
         WorkItem.objects.filter(owner_id=agent.user_id, state__in=[s.value for s in HANDOFF_STATES])
-        .exclude(handoffs__state=HandoffState.OFFERED)
+        .exclude(offered_to_holder())
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _hand_off_for_deactivated(rows: list[tuple[int, int, dt.datetime]], at: dt.datetime) -> int:
+    """Hand off, as the system, the items (``rows`` of id, owner, created) held by agents
+    whose account was deactivated: they are gone, shift or not. How many were handed off."""
+    gone = {
+        agent.user_id: agent
+        for agent in Agent.objects.select_related("user", "site").filter(
+            user_id__in={owner for _, owner, _ in rows}, user__is_active=False
+        )
+    }
+    done = 0
+    for item_id, owner_id, _ in rows:
+        if (agent := gone.get(owner_id)) is not None:
+            sentence = f"{agent.user.full_name}'s account was deactivated"
+            why = "account deactivated"
+            done += _hand_off_for(item_id, agent, why=why, sentence=sentence, at=at) is not None
+    return done
 
 
 def hand_off_on_leaving(agent: Agent, *, why: str, at: dt.datetime) -> list[Handoff]:
@@ -1209,6 +1303,21 @@ def hand_off_on_leaving(agent: Agent, *, why: str, at: dt.datetime) -> list[Hand
         for item_id in _held_without_handoff(agent)
         if (handoff := _hand_off_for(item_id, agent, why=why, sentence=f"{name} {why}", at=at))
     ]
+
+
+def _hand_off_safely(agent: Agent, *, why: str, at: dt.datetime) -> None:
+    """:func:`hand_off_on_leaving`, whose failure must not fail the sign-out or presence change.
+
+    What is not handed off now is by the shift-end sweep of the next routing run.
+    """
+    try:
+        hand_off_on_leaving(agent, why=why, at=at)
+    except Exception:
+        logger.exception(
+            "Handing off the items of agent %s (%s) failed; the shift-end sweep will retry.",
+            agent.pk,
+            why,
+        )
 
 
 def on_signed_out(sender: object, request: object, user: object, **kwargs: object) -> None:
@@ -1229,7 +1338,7 @@ def on_signed_out(sender: object, request: object, user: object, **kwargs: objec
             at=at,
             detail={"from": row.presence.value, "to": Presence.OFFLINE.value, "signed_out": True},
         )
-    hand_off_on_leaving(agent, why="signed out", at=at)
+    _hand_off_safely(agent, why="signed out", at=at)
 
 
 def do_hand_off_after_shift_end(*, at: dt.datetime | None = None) -> HandoffSweep:
@@ -1243,7 +1352,7 @@ def do_hand_off_after_shift_end(*, at: dt.datetime | None = None) -> HandoffSwee
     at = at or timezone.now()
     held = (
         WorkItem.objects.filter(owner__isnull=False, state__in=[s.value for s in HANDOFF_STATES])
-        .exclude(handoffs__state=HandoffState.OFFERED)
+        .exclude(offered_to_holder())
         .values_list("pk", "owner_id", "created_at")
     )
     rows = list(held)
@@ -1263,7 +1372,7 @@ def do_hand_off_after_shift_end(*, at: dt.datetime | None = None) -> HandoffSwee
         for agent, moment in routing_agents(at)
         if agent.user_id in owners
     }
-    done = 0
+    done = _hand_off_for_deactivated(rows, at)
     latest = at - SHIFT_END_GRACE
     for item_id, owner_id, created_at in rows:
         if owner_id not in moments:
@@ -1280,6 +1389,10 @@ def do_hand_off_after_shift_end(*, at: dt.datetime | None = None) -> HandoffSwee
             f"{agent.user.full_name}'s shift at {agent.site.name} ended at "
             f"{calendar.local_time(ended):%H:%M} local time"
         )
-        why = "shift ended"
-        done += _hand_off_for(item_id, agent, why=why, sentence=sentence, at=at) is not None
+        try:
+            handed = _hand_off_for(item_id, agent, why="shift ended", sentence=sentence, at=at)
+        except Exception:
+            logger.exception("Handing off item %s failed; the next run retries it.", item_id)
+            continue
+        done += handed is not None
     return HandoffSweep(at, handed_off=done)

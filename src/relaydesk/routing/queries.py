@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from django.db.models import Count, F, Max, Min, OrderBy, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OrderBy, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -1034,7 +1034,7 @@ def operations_board(
                 by_site[site.pk] = by_site.get(site.pk, QueueFigures()).plus(figures)
                 service_sites.setdefault(service_id, set()).add(site.name)
 
-    calendars = site_calendars()
+    calendars = site_calendars(at)
     people: dict[int, list[BoardAgent]] = {}
     off_shift_holding = []
     for agent, moment in routing_agents(at):
@@ -1087,8 +1087,11 @@ def operations_board(
         [item.pk for item in first]
     )
     at_risk = [shown[item.pk] for item in first if item.pk in shown]
+    # Only live offers: the item is still with the agent it was offered to.
     waiting = Handoff.objects.filter(
-        state=HandoffState.OFFERED, item__in=items.order_by().values("pk")
+        state=HandoffState.OFFERED,
+        item__in=items.order_by().values("pk"),
+        to_agent__user_id=F("item__owner_id"),
     )
     handoffs = waiting.select_related(
         "item", "from_agent__user", "from_agent__site", "to_agent__user", "to_agent__site"
@@ -1132,6 +1135,17 @@ HANDOFF_WARNING = dt.timedelta(minutes=60)
 HANDOFF_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.REWORK)
 
 
+def offered_to_holder() -> Exists:
+    """For a work-item query: the item has an open offer to the agent who holds it now
+    (it waits for their acknowledgement, or for the stale sweep). An offer to anyone
+    else is dead (a lead reassigned the item since) and blocks nothing."""
+    return Exists(
+        Handoff.objects.filter(
+            item=OuterRef("pk"), state=HandoffState.OFFERED, to_agent__user_id=OuterRef("owner_id")
+        )
+    )
+
+
 def visible_handoffs(actor: User) -> QuerySet[Handoff]:
     """Handoffs ``actor`` may see: every one for those who see all work, an agent's own
     (handed off by them or offered to them), none for anyone else (clients never see
@@ -1163,7 +1177,7 @@ def handoff_items(user: User) -> QuerySet[WorkItem]:
     return (
         visible_work_items(user)
         .filter(owner=user, state__in=[s.value for s in HANDOFF_STATES])
-        .exclude(handoffs__state=HandoffState.OFFERED)
+        .exclude(offered_to_holder())
         .order_by(*ROUTING_ORDER)
     )
 
@@ -1236,7 +1250,10 @@ def handoff_desk(actor: User, *, at: dt.datetime | None = None) -> HandoffDesk:
         items=tuple(handoff_items(actor)),
         waiting_on_client=held.filter(state=State.WAITING_ON_CLIENT.value).count(),
         to_me=tuple(
-            mine.filter(to_agent=agent, state=HandoffState.OFFERED).order_by("respond_by", "id")
+            # Not an offer a lead overrode since (the item is someone else's now).
+            mine.filter(to_agent=agent, item__owner=actor, state=HandoffState.OFFERED).order_by(
+                "respond_by", "id"
+            )
         ),
         from_me=tuple(mine.filter(from_agent=agent).order_by("-created_at", "-id")[:10]),
     )

@@ -438,23 +438,30 @@ def _apply(
     new_owner: User | None = None,
     source_ip: str | None = None,
     decided: State | None = None,
+    data: dict[str, Any] | None = None,
 ) -> WorkItem:
     """Decide (unless the caller has) and apply one transition on a locked item.
 
-    The caller holds the transaction.
+    The caller holds the transaction. ``data`` adds facts to the timeline entry
+    and the audit record.
     """
     before = item.state_enum
     after = decided or _decide(actor, item, action)
     item.state = after.value
     item.updated_at = at
-    data: dict[str, Any] = {}
+    data = dict(data or {})
     if action in (Action.ASSIGN, Action.TAKE):
         assert new_owner is not None
         data["owner"] = new_owner.full_name
         if item.owner_id and item.owner_id != new_owner.pk:
             data["previous_owner"] = item.owner.full_name if item.owner else ""
         item.owner = new_owner
+        # Whoever gets an item takes it off the front of the queue, in this transaction.
+        item.queue_front = False
     elif action is Action.RELEASE or (action is Action.CANCEL and before is State.QUEUED):
+        if action is Action.RELEASE:
+            # Who let it go (the actor may be a lead or the system): never pushed straight back.
+            data["previous_owner_id"] = item.owner_id
         item.owner = None
     if action in (Action.APPROVE, Action.RETURN_FOR_REWORK):
         item.reviewer = actor
