@@ -17,6 +17,7 @@ from relaydesk.core.eligibility import first_exclusion
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.roles import Role
 from relaydesk.demo.builder import DEMO_LOGINS, DEMO_PASSWORD, DemoSummary
+from relaydesk.routing.models import Handoff, HandoffState
 from relaydesk.vault.actions import plaintext_of
 from relaydesk.work.models import Attachment, WorkItem, WorkItemEvent
 from relaydesk.work.queries import item_needs, visible_work_items
@@ -245,3 +246,19 @@ def test_loading_twice_is_refused_unless_if_empty(small_demo: DemoSummary):
     assert "agent@relaydesk.test" in text and DEMO_PASSWORD in text
     with pytest.raises(CommandError, match="fresh database"):
         call_command("demo", stdout=StringIO())
+
+
+def test_agents_leaving_their_shift_have_handed_over_work_in_progress(small_demo: DemoSummary):
+    offers = list(
+        Handoff.objects.filter(state=HandoffState.OFFERED).select_related(
+            "item", "from_agent__site", "to_agent__user"
+        )
+    )
+    assert offers, "the demo's shift change hands over work"
+    for offer in offers:
+        assert offer.note.startswith("Done: ")
+        assert offer.to_agent is not None and offer.item.owner_id == offer.to_agent.user_id
+        assert offer.item.state == State.ASSIGNED
+        assert offer.respond_by > small_demo.now
+        kinds = list(offer.item.events.values_list("kind", flat=True))
+        assert kinds[-2:] == ["handed_off", Action.ASSIGN.value]

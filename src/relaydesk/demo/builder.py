@@ -46,8 +46,9 @@ from relaydesk.demo.plan import (
     PlannedItem,
 )
 from relaydesk.demo.roster import Roster
-from relaydesk.routing.actions import do_set_presence, push_on_arrival_paused
+from relaydesk.routing.actions import do_hand_off, do_set_presence, push_on_arrival_paused
 from relaydesk.routing.models import PresenceStatus
+from relaydesk.routing.queries import agent_calendar
 from relaydesk.work.actions import (
     NewWorkItem,
     do_add_comment,
@@ -176,7 +177,8 @@ def build_demo(
         # once (only those on shift by their own calendar actually get items).
         for agent in Agent.objects.select_related("user").order_by("pk"):
             do_set_presence(agent.user, PresenceStatus.AVAILABLE.value, at=now)
-    say(f"presence: {len(agents)} agents available")
+        handed = _hand_over_at_shift_change(now)
+    say(f"presence: {len(agents)} agents available; {handed} handoff(s) at shift change")
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(
@@ -765,6 +767,49 @@ class _History:
         if run.plan.thanks_note:
             self.comment(run, client_user, run.plan.thanks_note, at - dt.timedelta(minutes=1))
         self.act(run, client_user, Action.ACCEPT, at)
+
+
+# What agents leaving their shift write for whoever takes over, by service line.
+HANDOFF_NOTES = {
+    "BPO": (
+        "Done: the first half keyed and checked against the source. Left: the rest of the "
+        "batch; two pages are hard to read, flagged in the comments."
+    ),
+    "LPO": (
+        "Done: read through and first draft written. Left: check the citations and the "
+        "client's exhibit numbering before it goes to review."
+    ),
+    "KPO": (
+        "Done: sources gathered and the tables filled. Left: the summary and a second look "
+        "at the outliers in the last quarter."
+    ),
+}
+#: How many items the demo's shift change hands over.
+DEMO_HANDOFFS = 3
+
+
+def _hand_over_at_shift_change(now: dt.datetime) -> int:
+    """Agents whose shift ends within the hour, or has ended, hand over work in progress
+    with a note, as at a real shift change, so the board and workspaces show handoffs."""
+    handed = 0
+    in_progress = (
+        WorkItem.objects.filter(state=State.IN_PROGRESS, owner__agent__isnull=False)
+        .select_related("owner__agent__site", "service__line")
+        .order_by("pk")
+    )
+    for item in in_progress:
+        assert item.owner is not None  # work in progress always has a holder
+        agent = item.owner.agent
+        shift = agent_calendar(agent, at=now).status(now)
+        leaving = shift.on_shift and shift.until and shift.until - now <= dt.timedelta(hours=1)
+        if shift.on_shift and not leaving:
+            continue
+        note = HANDOFF_NOTES.get(item.service.line.code, HANDOFF_NOTES["BPO"])
+        do_hand_off(item.owner, item, note, at=now)
+        handed += 1
+        if handed == DEMO_HANDOFFS:
+            break
+    return handed
 
 
 def _enroll_demo_authenticators() -> None:
