@@ -6,75 +6,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
-        ("auth", "0012_alter_user_first_name_max_length"),
-        ("clients", "0001_initial"),
+        ('accounts', '0001_initial'),
+        ('auth', '0012_alter_user_first_name_max_length'),
+        ('clients', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="user",
-            name="client",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="Required for client admins and members; empty for provider staff.",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="users",
-                to="clients.client",
-            ),
+            model_name='user',
+            name='client',
+            field=models.ForeignKey(blank=True, help_text='Required for client admins and members; empty for provider staff.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='users', to='clients.client'),
         ),
         migrations.AddField(
-            model_name="user",
-            name="groups",
-            field=models.ManyToManyField(
-                blank=True,
-                help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
-                related_name="user_set",
-                related_query_name="user",
-                to="auth.group",
-                verbose_name="groups",
-            ),
+            model_name='user',
+            name='groups',
+            field=models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups'),
         ),
         migrations.AddField(
-            model_name="user",
-            name="user_permissions",
-            field=models.ManyToManyField(
-                blank=True,
-                help_text="Specific permissions for this user.",
-                related_name="user_set",
-                related_query_name="user",
-                to="auth.permission",
-                verbose_name="user permissions",
-            ),
+            model_name='user',
+            name='user_permissions',
+            field=models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions'),
         ),
         migrations.AddField(
-            model_name="apitoken",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="api_tokens",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='apitoken',
+            name='user',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddConstraint(
-            model_name="user",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(
-                        ("client__isnull", False), ("role__in", ["client_admin", "client_member"])
-                    ),
-                    models.Q(
-                        models.Q(("role__in", ["client_admin", "client_member"]), _negated=True),
-                        ("client__isnull", True),
-                    ),
-                    _connector="OR",
-                ),
-                name="user_client_matches_role",
-                violation_error_message="Client admins and members belong to exactly one client; provider staff belong to none.",
-            ),
+            model_name='user',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('client__isnull', False), ('role__in', ['client_admin', 'client_member'])), models.Q(models.Q(('role__in', ['client_admin', 'client_member']), _negated=True), ('client__isnull', True)), _connector='OR'), name='user_client_matches_role', violation_error_message='Client admins and members belong to exactly one client; provider staff belong to none.'),
         ),
     ]

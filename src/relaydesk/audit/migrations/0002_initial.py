@@ -5,27 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("audit", "0001_initial"),
-        ("clients", "0001_initial"),
+        ('audit', '0001_initial'),
+        ('clients', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="auditrecord",
-            name="client",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="clients.client",
-            ),
+            model_name='auditrecord',
+            name='client',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clients.client'),
         ),
         migrations.AddIndex(
-            model_name="auditrecord",
-            index=models.Index(fields=["client", "-at"], name="audit_client_time"),
+            model_name='auditrecord',
+            index=models.Index(fields=['client', '-at'], name='audit_client_time'),
         ),
     ]

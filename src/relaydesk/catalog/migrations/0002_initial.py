@@ -5,75 +5,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("catalog", "0001_initial"),
-        ("workforce", "0001_initial"),
+        ('catalog', '0001_initial'),
+        ('workforce', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="service",
-            name="required_clearance",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="Held by whoever works it (e.g. PHI training).",
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="workforce.clearance",
-            ),
+            model_name='service',
+            name='required_clearance',
+            field=models.ForeignKey(blank=True, help_text='Held by whoever works it (e.g. PHI training).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='workforce.clearance'),
         ),
         migrations.AddField(
-            model_name="service",
-            name="line",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="services",
-                to="catalog.serviceline",
-            ),
+            model_name='service',
+            name='line',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='catalog.serviceline'),
         ),
         migrations.AddField(
-            model_name="serviceskill",
-            name="service",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="skill_needs",
-                to="catalog.service",
-            ),
+            model_name='serviceskill',
+            name='service',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skill_needs', to='catalog.service'),
         ),
         migrations.AddField(
-            model_name="serviceskill",
-            name="skill",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.skill"
-            ),
+            model_name='serviceskill',
+            name='skill',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.skill'),
         ),
         migrations.AddField(
-            model_name="service",
-            name="skills",
-            field=models.ManyToManyField(
-                related_name="services", through="catalog.ServiceSkill", to="catalog.skill"
-            ),
+            model_name='service',
+            name='skills',
+            field=models.ManyToManyField(related_name='services', through='catalog.ServiceSkill', to='catalog.skill'),
         ),
         migrations.AddConstraint(
-            model_name="serviceskill",
-            constraint=models.UniqueConstraint(
-                fields=("service", "skill"), name="service_skill_once"
-            ),
+            model_name='serviceskill',
+            constraint=models.UniqueConstraint(fields=('service', 'skill'), name='service_skill_once'),
         ),
         migrations.AddConstraint(
-            model_name="serviceskill",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("min_proficiency__gte", 1), ("min_proficiency__lte", 5)),
-                name="service_skill_proficiency_1_5",
-            ),
+            model_name='serviceskill',
+            constraint=models.CheckConstraint(condition=models.Q(('min_proficiency__gte', 1), ('min_proficiency__lte', 5)), name='service_skill_proficiency_1_5'),
         ),
         migrations.AddConstraint(
-            model_name="service",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("qa_sample_rate__lte", 100)), name="service_sample_rate_percent"
-            ),
+            model_name='service',
+            constraint=models.CheckConstraint(condition=models.Q(('qa_sample_rate__lte', 100)), name='service_sample_rate_percent'),
         ),
     ]

@@ -4,17 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("clients", "0001_initial"),
+        ('clients', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="client",
-            name="require_mfa",
-            field=models.BooleanField(
-                default=False,
-                help_text="The client's users must sign in with an authenticator app as well.",
-            ),
+            model_name='client',
+            name='require_mfa',
+            field=models.BooleanField(default=False, help_text="The client's users must sign in with an authenticator app as well."),
         ),
     ]
