@@ -19,7 +19,9 @@ Sections (each a function in ``SECTIONS``, run in order; ``--section`` picks som
   and, when ``DATABASE_URL`` names PostgreSQL, on PostgreSQL too — each in a
   throwaway database, next to the same machine's ceiling measured in the same run:
   ``pgbench -N`` transactions per second with as many clients (PostgreSQL), a bare
-  one-row ``UPDATE`` loop in as many processes (SQLite).
+  one-row ``UPDATE`` loop in as many processes (SQLite). On PostgreSQL it also times
+  the floor: the barest claim the schema allows (``BARE_CLAIM``, one statement with
+  none of the product's checks), to show how much of the ceiling any claim can reach.
 
     make bench            # or: .venv/bin/python benchmarks/routing.py [--section core] [--items N]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/relaydesk \
@@ -746,8 +748,118 @@ def run_claims(
         f"  ceiling: {ceiling_name} with as many clients/processes; target (PostgreSQL): "
         "claims ≥ 50 % of it"
     )
+    if connection.vendor == "postgresql":
+        pairs = list(Agent.objects.order_by("pk").values_list("pk", "user_id"))
+        print()
+        print(
+            "  floor: the barest claim, one statement in its own transaction — lock the "
+            "agent, check the load, lock the first queued item (SKIP LOCKED), assign it, "
+            "write its timeline entry and an unchained audit row — with none of the "
+            "product's other checks, no chain lock and no request transaction",
+            flush=True,
+        )
+        for count in claimers:
+            WorkItem.objects.filter(pk__in=[i.pk for i in items]).update(
+                state=State.QUEUED.value, owner=None
+            )
+            connection.close()
+            rate = bare_claim_rate(pairs, service.pk, count, args.db_seconds)
+            ceiling = ceilings.get(count)
+            ratio = f"{rate / ceiling:.1%}" if ceiling else "–"
+            print(
+                f"  {count:>8} {rate:>10,.1f} {ceiling or 0:>11,.0f} {ratio:>15}   (bare claim)",
+                flush=True,
+            )
     load = os.getloadavg()[0]
     print(f"  load average {load:.1f} on {os.cpu_count()} cores")
+
+
+# The barest claim a database can make of the desk: what is left of "Get next" without
+# the product's rules, scope, request transaction and audit chain (the floor's rows).
+BARE_CLAIM = """
+WITH me AS (SELECT id, capacity FROM workforce_agent WHERE id = %(agent)s FOR UPDATE),
+load AS (SELECT count(*) AS n FROM work_workitem WHERE owner_id = %(user)s
+         AND state IN ('assigned', 'in_progress', 'waiting_on_client', 'rework')),
+pick AS (SELECT w.id FROM work_workitem w
+         WHERE w.state = 'queued' AND w.service_id = %(service)s
+           AND EXISTS (SELECT 1 FROM me, load WHERE load.n < me.capacity)
+         ORDER BY w.queue_front DESC, w.priority DESC, w.due_at, w.created_at, w.id
+         LIMIT 1 FOR UPDATE OF w SKIP LOCKED),
+taken AS (UPDATE work_workitem w SET state = 'assigned', owner_id = %(user)s,
+                 updated_at = now(), queue_front = false
+          FROM pick WHERE w.id = pick.id RETURNING w.id, w.client_id),
+entry AS (INSERT INTO work_workitemevent
+              (at, kind, from_state, to_state, note, internal, data, actor_id, client_id, item_id)
+          SELECT now(), 'take', 'queued', 'assigned', '', false, '{}', %(user)s,
+                 taken.client_id, taken.id FROM taken),
+trail AS (INSERT INTO audit_auditrecord
+              (at, actor_label, action, object_type, object_id, detail, actor_id, client_id,
+               seq, prev_hash, hash)
+          SELECT now(), 'bench', 'work_item.take', 'WorkItem', taken.id::text, '{}',
+                 %(user)s, taken.client_id, -nextval('bench_floor_seq'), '', '' FROM taken)
+SELECT id FROM taken
+"""
+
+
+def _bare_claimer(
+    url: str,
+    agents: list[tuple[int, int]],
+    service: int,
+    seconds: float,
+    start: object,
+    counts: object,
+) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"SET ROLE {BENCH_ROLE}")
+        db.execute("SELECT set_config('relaydesk.scope', 'provider', false)")
+        start.wait()  # type: ignore[attr-defined]
+        got = turn = 0
+        deadline = time.monotonic() + seconds
+        while agents and time.monotonic() < deadline:
+            agent, user = agents[turn % len(agents)]
+            taken = db.execute(
+                BARE_CLAIM, {"agent": agent, "user": user, "service": service}
+            ).fetchone()
+            if taken is None:
+                agents.remove((agent, user))
+            else:
+                got += 1
+                turn += 1
+    counts.put(got)  # type: ignore[attr-defined]
+
+
+def bare_claim_rate(
+    agents: list[tuple[int, int]], service: int, count: int, seconds: float
+) -> float:
+    """Bare claims per second (``BARE_CLAIM``) with ``count`` processes at once."""
+    import multiprocessing
+
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE SEQUENCE IF NOT EXISTS bench_floor_seq")
+        db.execute(f"GRANT USAGE ON SEQUENCE bench_floor_seq TO {BENCH_ROLE}")
+    context = multiprocessing.get_context("fork")
+    begin, counts = context.Event(), context.Queue()
+    share = len(agents) // count
+    workers = [
+        context.Process(
+            target=_bare_claimer,
+            args=(url, agents[n * share : (n + 1) * share], service, seconds, begin, counts),
+        )
+        for n in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    begin.set()
+    total = sum(counts.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total / seconds
 
 
 SECTIONS = {"core": core_pull, "wave": wave, "db": db_claims}
