@@ -44,6 +44,7 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.SET_PRESENCE: {G},
     P.VIEW_ROUTING: {A, L},
     P.CONFIGURE_ROUTING: {A, L},
+    P.CONFIGURE_SLA: {A, L},
     P.VIEW_OPERATIONS_BOARD: {A, L},
     P.HAND_OFF: {G},
     P.ACKNOWLEDGE_HANDOFF: {G},
@@ -75,6 +76,7 @@ def test_clients_never_hold_a_provider_permission() -> None:
         P.SET_PRESENCE,
         P.VIEW_ROUTING,
         P.CONFIGURE_ROUTING,
+        P.CONFIGURE_SLA,
     }
     for permission in provider_only:
         assert not roles_with(permission) & {CA, CM}, permission

@@ -30,6 +30,7 @@ from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Client
 from relaydesk.routing.actions import do_escalate, do_set_escalation_ladder
 from relaydesk.routing.models import Handoff
+from relaydesk.sla.actions import do_replay_clocks, do_set_sla_policy
 from relaydesk.tenancy import rowsecurity
 from relaydesk.tenancy.checks import app_role_check
 from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
@@ -110,6 +111,10 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
             world.lead, engagement, widen_after_minutes=1, alert_after_minutes=2
         )
     do_escalate(at=timezone.now() + dt.timedelta(hours=1))
+    # Service levels: each engagement's policy, and the clocks of its items.
+    for engagement in (world.engagement_a, world.engagement_b):
+        do_set_sla_policy(world.lead, engagement, turnaround_minutes=240)
+    do_replay_clocks([item.pk for item in items.values()])
     # A handoff of each client's item between the two agents.
     for item in items.values():
         Handoff.objects.create(

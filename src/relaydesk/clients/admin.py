@@ -1,6 +1,10 @@
 """Back office for clients and engagements."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
+from django.http import HttpRequest
 
 from relaydesk.clients.models import Client, Engagement
 
@@ -33,3 +37,12 @@ class EngagementAdmin(admin.ModelAdmin):
     ]
     list_filter = ["client", "coverage", "pricing_basis"]
     filter_horizontal = ["services", "dedicated_agents"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"calendar", "time_zone"} & set(form.changed_data):
+            # Business time now counts on other hours: the open items' due times move.
+            from relaydesk.sla.actions import replay_after_change
+
+            engagement = obj.pk
+            transaction.on_commit(lambda: replay_after_change([engagement]))

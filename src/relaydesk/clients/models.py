@@ -75,6 +75,15 @@ class Engagement(models.Model):
     coverage = models.CharField(
         max_length=16, choices=Coverage.choices, default=Coverage.ROUND_THE_CLOCK
     )
+    calendar = models.ForeignKey(
+        "sla.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="engagements",
+        help_text="The client's business calendar SLA targets in business time count on; "
+        "empty: every hour counts, in the engagement's time zone.",
+    )
     allowed_countries = models.JSONField(
         default=list,
         validators=[validate_country_codes],

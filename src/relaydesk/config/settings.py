@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "relaydesk.workforce",
     "relaydesk.work",
     "relaydesk.routing",
+    "relaydesk.sla",
     "relaydesk.vault",
     "relaydesk.retention",
     "relaydesk.tenancy",

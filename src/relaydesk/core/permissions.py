@@ -41,6 +41,7 @@ class Permission(StrEnum):
     SET_PRESENCE = "set_presence"
     VIEW_ROUTING = "view_routing"
     CONFIGURE_ROUTING = "configure_routing"
+    CONFIGURE_SLA = "configure_sla"
     VIEW_OPERATIONS_BOARD = "view_operations_board"
     HAND_OFF = "hand_off"
     ACKNOWLEDGE_HANDOFF = "acknowledge_handoff"
@@ -74,6 +75,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.SET_PRESENCE: "Say whether they are available, on a break or offline",
     Permission.VIEW_ROUTING: "See who may take an item and the rule that excludes everyone else",
     Permission.CONFIGURE_ROUTING: "Set escalation ladders (when waiting items widen, alert a lead)",
+    Permission.CONFIGURE_SLA: "Set engagements' SLA policies (response and turnaround targets)",
     Permission.VIEW_OPERATIONS_BOARD: (
         "See the live operations board: sites, who is on shift, queues, items at risk, handoffs"
     ),
@@ -98,6 +100,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.USE_BACK_OFFICE,
             _P.VIEW_ROUTING,
             _P.CONFIGURE_ROUTING,
+            _P.CONFIGURE_SLA,
             _P.VIEW_OPERATIONS_BOARD,
         }
     ),
@@ -114,6 +117,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVEAL_SENSITIVE,
             _P.VIEW_ROUTING,
             _P.CONFIGURE_ROUTING,
+            _P.CONFIGURE_SLA,
             _P.VIEW_OPERATIONS_BOARD,
         }
     ),

@@ -64,7 +64,7 @@ from relaydesk.work.models import (
     visible_tail,
 )
 from relaydesk.work.queries import can_see_item, item_needs
-from relaydesk.work.signals import work_item_changed
+from relaydesk.work.signals import item_commented, work_item_changed
 from relaydesk.workforce.models import Agent
 from relaydesk.workforce.queries import agent_profile
 
@@ -214,6 +214,7 @@ def do_submit_work_item(
             language=request.language.strip().lower(),
             external_ref=request.external_ref,
             due_at=request.due_at,
+            deadline=request.due_at,
             state=State.NEW.value,
             submitted_by=actor,
             created_at=at,
@@ -625,6 +626,10 @@ def do_add_comment(
             source_ip=source_ip,
             at=at,
             detail={"item": locked.pk, "visibility": visibility},
+        )
+        item_id = locked.pk
+        rowsecurity.on_commit_in_scope(
+            lambda: item_commented.send(sender=Comment, item_id=item_id, visibility=visibility)
         )
         if actor.is_client_user and locked.state_enum is State.WAITING_ON_CLIENT:
             _apply(locked, actor, Action.RESUME, at=at, note="The client replied.")

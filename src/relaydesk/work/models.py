@@ -57,7 +57,22 @@ class WorkItem(models.Model):
     external_ref = models.CharField(
         max_length=100, blank=True, help_text="The client's own reference (matter, ticket, …)."
     )
-    due_at = models.DateTimeField(null=True, blank=True, help_text="Requested due time (UTC).")
+    due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When the item is due (UTC): the turnaround target's due time on the engagement's "
+            "calendar, or the hard deadline when that is earlier."
+        ),
+    )
+    deadline = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The client's hard deadline (a court filing date, a payroll cut-off): the item is "
+            "never due later, and pauses do not move it."
+        ),
+    )
     state = models.CharField(max_length=20, choices=STATE_CHOICES, default=State.NEW.value)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -31,6 +31,7 @@ from relaydesk.routing import actions as routing_actions
 from relaydesk.routing import queries as routing_queries
 from relaydesk.routing.models import PresenceStatus
 from relaydesk.routing.queries import PresenceView
+from relaydesk.sla.queries import live_clocks
 from relaydesk.web import client_ip
 from relaydesk.work import actions, queries
 from relaydesk.work.downloads import attachment_response
@@ -639,6 +640,8 @@ def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
         "sensitive": item.sensitive_details.all(),
         "can_reveal": can(user.role_enum, Permission.REVEAL_SENSITIVE),
         "routing": _routing_panel(user, item),
+        "clocks": live_clocks(item),
+        "now": timezone.now(),
     }
 
 

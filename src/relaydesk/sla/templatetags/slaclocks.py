@@ -1,0 +1,33 @@
+"""Template filters for SLA clocks as a person reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+
+from relaydesk.core.lifecycle import State
+from relaydesk.routing.templatetags.opsboard import span
+
+register = template.Library()
+
+
+@register.filter
+def hours_of(delta: dt.timedelta) -> str:
+    """A target or an elapsed time: "8 h", "45 min", "2 d 4 h"."""
+    return span(delta)
+
+
+@register.filter
+def bar_width(used_percent: float) -> int:
+    """How much of a 0–100 bar a clock fills (late clocks fill it)."""
+    return max(0, min(100, round(used_percent)))
+
+
+@register.filter
+def paused_by(reason: str) -> str:
+    """What paused a clock, in words: "waiting on client"."""
+    try:
+        return State(reason).label.lower()
+    except ValueError:
+        return reason
