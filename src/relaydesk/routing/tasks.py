@@ -1,12 +1,14 @@
-"""Background routing: handoffs at shift end, the escalation ladders and push assignment.
+"""Background routing: handoffs at shift end, the escalation ladders, push assignment and
+the SLA watch.
 
 ``route_and_escalate`` first settles handoffs — offers nobody acknowledged in
 time go back to the front of the queue, and the items of agents whose shift
 ended without a handoff are handed off for them — then records the ladder
 steps queued items have reached, then assigns queued items to available agents
-on shift. ``relaydesk worker`` runs it whenever it is enqueued;
-``relaydesk route --every SECONDS`` runs the same work in a loop (see
-docs/operations.md, "The worker").
+on shift, and last watches the SLA clocks of open items (warnings and escalation
+steps, ``relaydesk.sla.actions.do_watch_clocks``). ``relaydesk worker`` runs it
+whenever it is enqueued; ``relaydesk route --every SECONDS`` runs the same work in a
+loop (see docs/operations.md, "The worker").
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from relaydesk.routing.actions import (
     do_push_assign,
     do_return_stale_handoffs,
 )
+from relaydesk.sla.actions import do_watch_clocks
 
 
 @task
@@ -29,6 +32,7 @@ def route_and_escalate() -> dict[str, int]:
     ended = do_hand_off_after_shift_end()
     escalation = do_escalate()
     push = do_push_assign()
+    watch = do_watch_clocks()
     return {
         "handoffs_returned": stale.returned,
         "handoffs_taken_up": stale.taken_up,
@@ -40,4 +44,7 @@ def route_and_escalate() -> dict[str, int]:
         "considered": push.considered,
         "assigned": len(push.assigned),
         "missed": push.missed,
+        "sla_replayed": watch.replayed,
+        "sla_warnings": watch.warnings,
+        "sla_escalations": watch.escalations,
     }

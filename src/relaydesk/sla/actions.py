@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -16,22 +17,26 @@ from relaydesk.audit.actions import record
 from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement
 from relaydesk.core.permissions import Permission, can
-from relaydesk.core.sla import Clock, ClockKind
+from relaydesk.core.sla import Clock, ClockKind, ClockStatus
 from relaydesk.errors import Invalid, NotAllowed
 from relaydesk.sla.models import SlaClock, SlaPolicy
-from relaydesk.sla.queries import ReplayInputs
+from relaydesk.sla.queries import ReplayInputs, policy_for
 from relaydesk.tenancy import rowsecurity
-from relaydesk.work.models import WorkItem
+from relaydesk.work.models import Priority, WorkItem, WorkItemEvent
 
 __all__ = [
     "do_replay_clocks",
     "do_replay_engagement",
     "do_set_sla_policy",
+    "do_watch_clocks",
     "on_work_item_changed",
     "replay_after_change",
 ]
 
 logger = logging.getLogger(__name__)
+
+_BATCH = 500
+_CLOSED_STATES = ("accepted", "cancelled")
 
 
 def do_replay_clocks(item_ids: Iterable[int], *, at: dt.datetime | None = None) -> int:
@@ -54,7 +59,9 @@ def do_replay_clocks(item_ids: Iterable[int], *, at: dt.datetime | None = None) 
     with transaction.atomic():
         kept = {
             (c.item_id, c.kind, c.cycle): c
-            for c in SlaClock.objects.select_for_update().filter(item_id__in=[i.pk for i in items])
+            for c in SlaClock.objects.select_for_update()
+            .filter(item_id__in=[i.pk for i in items])
+            .order_by()
         }
         seen: set[tuple[int, str, int]] = set()
         for item in items:
@@ -102,12 +109,12 @@ def _store(
 def do_replay_engagement(engagement_id: int, *, at: dt.datetime | None = None) -> int:
     """Replay every open item of one engagement (after its policies or calendar changed)."""
     open_items = WorkItem.objects.filter(engagement_id=engagement_id).exclude(
-        Q(state__in=["accepted", "cancelled"])
+        state__in=_CLOSED_STATES
     )
     ids = list(open_items.values_list("pk", flat=True))
     done = 0
-    for start in range(0, len(ids), 500):
-        done += do_replay_clocks(ids[start : start + 500], at=at)
+    for start in range(0, len(ids), _BATCH):
+        done += do_replay_clocks(ids[start : start + _BATCH], at=at)
     return done
 
 
@@ -152,6 +159,7 @@ def do_set_sla_policy(
         policy = (
             SlaPolicy.objects.select_for_update()
             .filter(engagement=engagement, service=service, priority=priority)
+            .order_by()  # the default order joins the service, which FOR UPDATE refuses
             .first()
         ) or SlaPolicy(engagement=engagement, service=service, priority=priority)
         policy.client_id = engagement.client_id
@@ -199,3 +207,150 @@ def replay_after_change(engagement_ids: Iterable[int]) -> None:
             do_replay_engagement(engagement_id)
         except Exception:
             logger.exception("SLA clocks of engagement %s could not be replayed", engagement_id)
+
+
+# --- the watch --------------------------------------------------------------------------------
+
+_WATCHED_STATUSES = (ClockStatus.RUNNING.value, ClockStatus.BREACHED.value)
+_STEP_TEXT = {
+    1: "operations lead alerted",
+    2: "priority raised",
+    3: "client's admins told",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRun:
+    """What one run of the watch did: items replayed, warnings and escalation steps said."""
+
+    replayed: int
+    warnings: int
+    escalations: int
+
+
+def do_watch_clocks(*, at: dt.datetime | None = None) -> WatchRun:
+    """Replay every open item's clocks, then say each new warning and escalation step once.
+
+    Runs as the system (the worker). A clock that has used a ``warn_at``
+    percentage of its target gets an internal "SLA warning" on its item's
+    timeline; one past its due time an internal "SLA target missed". Then the
+    policy's escalation steps, each at its own percentage: alert the operations
+    lead (internal, and a ``sla.lead_alert`` audit record), raise the item's
+    priority one step (turnaround clocks only), tell the client's admins (on the
+    timeline the client reads, and a ``sla.client_alert`` record). ``warned``
+    and ``escalation`` on the clock keep each from being said twice.
+    """
+    now = at or timezone.now()
+    open_ids = list(WorkItem.objects.exclude(state__in=_CLOSED_STATES).values_list("pk", flat=True))
+    replayed = 0
+    for start in range(0, len(open_ids), _BATCH):
+        replayed += do_replay_clocks(open_ids[start : start + _BATCH], at=now)
+    warnings = escalations = 0
+    watched = (
+        SlaClock.objects.filter(status__in=_WATCHED_STATUSES, stopped_at__isnull=True)
+        .select_related("item__engagement")
+        .order_by("item_id", "kind", "cycle")
+    )
+    policies: dict[int, list[SlaPolicy]] = {}
+    for clock in watched.iterator(chunk_size=_BATCH):
+        item = clock.item
+        if item.engagement_id not in policies:
+            policies[item.engagement_id] = list(
+                SlaPolicy.objects.filter(engagement_id=item.engagement_id)
+            )
+        policy = policy_for(item, policies[item.engagement_id])
+        if policy is None:
+            continue
+        said_warnings, said_steps = _announce(clock, policy, now)
+        warnings += said_warnings
+        escalations += said_steps
+    return WatchRun(replayed=replayed, warnings=warnings, escalations=escalations)
+
+
+def _announce(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tuple[int, int]:
+    """Say what ``clock`` has newly reached; how many warnings and steps were said."""
+    used = clock.elapsed_seconds / clock.target_seconds * 100 if clock.target_seconds else 0
+    breached = clock.status == ClockStatus.BREACHED.value
+    if breached:
+        used = max(used, 100.0)
+    levels = [level for level in policy.warn_levels() if level <= used and level > clock.warned]
+    steps = [
+        (step, percent)
+        for step, percent in policy.escalation_levels()
+        if percent <= used
+        and step > clock.escalation
+        and not (step == 2 and clock.kind != ClockKind.TURNAROUND.value)
+    ]
+    if not levels and not steps and not (breached and clock.warned < 100):
+        return 0, 0
+    item = clock.item
+    name = f"{ClockKind(clock.kind).label}{f' #{clock.cycle}' if clock.cycle > 1 else ''}"
+    target = _hours(clock.target_seconds)
+    due = _local(clock.due_at, item.engagement.time_zone)
+    with transaction.atomic():
+        said = 0
+        for level in levels:
+            _note(item, now, "sla_warning", f"{name}: {level} % of {target} used; due {due}.")
+            said += 1
+        if breached and clock.warned < 100:
+            _note(item, now, "sla_breached", f"{name}: the {target} target was missed (due {due}).")
+            said += 1
+            levels.append(100)
+        for step, percent in steps:
+            _escalate(item, clock, step, f"{name} at {percent} % of {target} (due {due})", now)
+        SlaClock.objects.filter(pk=clock.pk).update(
+            warned=max([clock.warned, *levels]),
+            escalation=max([clock.escalation, *(step for step, _ in steps)]),
+        )
+    return said, len(steps)
+
+
+def _escalate(item: WorkItem, clock: SlaClock, step: int, why: str, now: dt.datetime) -> None:
+    """Take one escalation step on ``item``: on its timeline and in the audit trail."""
+    detail: dict[str, object] = {"clock": clock.kind, "cycle": clock.cycle, "step": step}
+    if step == 1:
+        _note(item, now, "sla_escalated", f"Operations lead alerted: {why}.")
+        action = "sla.lead_alert"
+    elif step == 2:
+        fresh = WorkItem.objects.select_for_update().get(pk=item.pk)
+        if fresh.priority >= Priority.URGENT:
+            _note(item, now, "sla_escalated", f"Already urgent, so the priority stays: {why}.")
+        else:
+            raised = Priority(fresh.priority + 1)
+            WorkItem.objects.filter(pk=item.pk).update(priority=raised.value, updated_at=now)
+            _note(item, now, "sla_escalated", f"Priority raised to {raised.label}: {why}.")
+            detail |= {"from": fresh.priority, "to": raised.value}
+        action = "sla.priority_raised"
+    else:
+        _note(
+            item,
+            now,
+            "sla_escalated",
+            f"Your admins have been told this item is late: {why}. The provider's team "
+            "lead is on it.",
+            internal=False,
+        )
+        action = "sla.client_alert"
+    record(actor=None, action=action, obj=item, client=item.client_id, at=now, detail=detail)
+
+
+def _note(item: WorkItem, at: dt.datetime, kind: str, note: str, *, internal: bool = True) -> None:
+    WorkItemEvent.objects.create(
+        client_id=item.client_id, item=item, at=at, kind=kind, note=note, internal=internal
+    )
+
+
+def _hours(seconds: int) -> str:
+    minutes = seconds // 60
+    hours, rest = divmod(minutes, 60)
+    if hours and rest:
+        return f"{hours} h {rest:02d} min"
+    return f"{hours} h" if hours else f"{rest} min"
+
+
+def _local(at: dt.datetime | None, time_zone: str) -> str:
+    """An instant as the client's office reads it: "Fri 3 Jul 17:00 (America/New_York)"."""
+    if at is None:
+        return "not set while paused"
+    local = at.astimezone(ZoneInfo(time_zone))
+    return f"{local:%a %-d %b %H:%M} ({time_zone})"

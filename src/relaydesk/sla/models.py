@@ -246,12 +246,34 @@ class SlaPolicy(models.Model):
         default="75,90",
         help_text="Warn when a clock has used these percentages of its target, e.g. 75,90.",
     )
+    lead_at = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text="Escalation 1: alert the operations lead when a clock has used this % "
+        "of its target; empty: never.",
+    )
+    raise_priority_at = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text="Escalation 2: raise the item's priority one step at this %; empty: never.",
+    )
+    client_at = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=125,
+        validators=[MinValueValidator(1)],
+        help_text="Escalation 3: tell the client's admins at this %; empty: never.",
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = "SLA policy"
         verbose_name_plural = "SLA policies"
-        ordering = ["engagement", "service", "priority"]
+        ordering = ["engagement_id", "service_id", "priority"]
         constraints = [
             models.UniqueConstraint(
                 fields=["engagement", "service", "priority"],
@@ -284,9 +306,21 @@ class SlaPolicy(models.Model):
         """``warn_at`` as sorted percentages."""
         return parse_warn_at(self.warn_at)
 
+    def escalation_levels(self) -> tuple[tuple[int, int], ...]:
+        """The escalation steps as (step, percentage), in the order they are reached."""
+        steps = ((1, self.lead_at), (2, self.raise_priority_at), (3, self.client_at))
+        return tuple((step, at) for step, at in steps if at is not None)
+
     def clean(self) -> None:
-        """Check the warnings, that some target is set, and the service is the engagement's."""
+        """Check the warnings, the escalation order, that some target is set, and that the
+        service is the engagement's."""
         errors: dict[str, str] = {}
+        reached = [at for at in (self.lead_at, self.raise_priority_at, self.client_at) if at]
+        if reached != sorted(reached):
+            errors["client_at"] = (
+                "Escalation steps go in order: the lead first, then the priority, then the "
+                "client, each at a higher percentage."
+            )
         try:
             parse_warn_at(self.warn_at)
         except ValidationError as problem:
@@ -355,7 +389,7 @@ class SlaClock(models.Model):
     replayed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["item", "kind", "cycle"]
+        ordering = ["item_id", "kind", "cycle"]
         constraints = [
             models.UniqueConstraint(fields=["item", "kind", "cycle"], name="sla_clock_per_cycle")
         ]

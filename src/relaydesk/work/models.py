@@ -161,6 +161,9 @@ EVENT_LABELS = {
     "commented": "Commented",
     "attached": "File added",
     "purged": "Documents deleted under retention",
+    "sla_warning": "SLA warning",
+    "sla_breached": "SLA target missed",
+    "sla_escalated": "SLA escalation",
 }
 PAST_TENSE = {
     "queue": "Queued",

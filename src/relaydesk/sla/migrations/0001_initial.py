@@ -157,7 +157,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["item", "kind", "cycle"],
+                "ordering": ["item_id", "kind", "cycle"],
                 "indexes": [
                     models.Index(fields=["status", "due_at"], name="sla_clock_watch"),
                     models.Index(
@@ -232,6 +232,36 @@ class Migration(migrations.Migration):
                         max_length=40,
                     ),
                 ),
+                (
+                    "lead_at",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        default=90,
+                        help_text="Escalation 1: alert the operations lead when a clock has used this % of its target; empty: never.",
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "raise_priority_at",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        default=100,
+                        help_text="Escalation 2: raise the item's priority one step at this %; empty: never.",
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "client_at",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        default=125,
+                        help_text="Escalation 3: tell the client's admins at this %; empty: never.",
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
                 ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
                 (
                     "client",
@@ -264,7 +294,7 @@ class Migration(migrations.Migration):
             options={
                 "verbose_name": "SLA policy",
                 "verbose_name_plural": "SLA policies",
-                "ordering": ["engagement", "service", "priority"],
+                "ordering": ["engagement_id", "service_id", "priority"],
                 "constraints": [
                     models.UniqueConstraint(
                         condition=models.Q(("priority__isnull", False), ("service__isnull", False)),

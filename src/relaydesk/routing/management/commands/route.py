@@ -27,6 +27,7 @@ from relaydesk.routing.actions import (
     do_push_assign,
     do_return_stale_handoffs,
 )
+from relaydesk.sla.actions import do_watch_clocks
 
 
 class Command(BaseCommand):
@@ -90,6 +91,7 @@ class Command(BaseCommand):
                 strategy=Strategy(options["strategy"]),
                 limit=options["limit"],
             )
+            watch = do_watch_clocks()
         except ActionRefused as refusal:
             raise CommandError(refusal.message) from refusal
         self.stdout.write(
@@ -101,4 +103,6 @@ class Command(BaseCommand):
             f"push ({push.method}): {len(push.assigned)} assigned of {push.considered} "
             f"queued item(s) considered, {push.ready_agents} agent(s) ready"
             + (f", {push.missed} no longer possible" if push.missed else "")
+            + f"; SLA: {watch.replayed} open item(s) replayed, {watch.warnings} warning(s), "
+            f"{watch.escalations} escalation step(s)"
         )

@@ -1,0 +1,97 @@
+"""The SLA watch: warnings and escalation steps on the timeline, each said once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from relaydesk.audit.models import AuditRecord
+from relaydesk.sla.actions import do_set_sla_policy, do_watch_clocks
+from relaydesk.work import queries
+from relaydesk.work.actions import NewWorkItem, do_submit_work_item
+from relaydesk.work.models import Priority, WorkItem, WorkItemEvent
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def _item_submitted(world: World, hours_ago: float) -> WorkItem:
+    """An item under a 4-hour calendar-time turnaround, submitted ``hours_ago``."""
+    do_set_sla_policy(
+        world.lead,
+        world.engagement_a,
+        turnaround_minutes=240,
+        turnaround_business=False,
+        warn_at="75,90",
+    )
+    item, _ = do_submit_work_item(
+        world.member_a,
+        NewWorkItem(
+            engagement_id=world.engagement_a.pk, service_slug="data-entry", title="Key forms"
+        ),
+        at=timezone.now() - dt.timedelta(hours=hours_ago),
+    )
+    return item
+
+
+def _said(item: WorkItem) -> list[tuple[str, str, bool]]:
+    return [
+        (e.kind, e.note, e.internal)
+        for e in WorkItemEvent.objects.filter(item=item, kind__startswith="sla_").order_by("id")
+    ]
+
+
+def test_a_clock_three_quarters_used_warns_once(world: World) -> None:
+    item = _item_submitted(world, hours_ago=3.2)  # 80 % of 4 h
+    run = do_watch_clocks()
+    assert run.warnings == 1 and run.escalations == 0
+    [(kind, note, internal)] = _said(item)
+    assert kind == "sla_warning" and internal
+    assert note.startswith("Turnaround: 75 % of 4 h used; due ")
+    # The next run has nothing new to say.
+    assert do_watch_clocks().warnings == 0
+    assert len(_said(item)) == 1
+
+
+def test_at_ninety_five_percent_the_lead_is_alerted(world: World) -> None:
+    item = _item_submitted(world, hours_ago=3.8)
+    run = do_watch_clocks()
+    assert (run.warnings, run.escalations) == (2, 1)
+    kinds = [kind for kind, _, _ in _said(item)]
+    assert kinds == ["sla_warning", "sla_warning", "sla_escalated"]
+    assert "Operations lead alerted" in _said(item)[-1][1]
+    assert AuditRecord.objects.filter(action="sla.lead_alert", object_id=str(item.pk)).count() == 1
+
+
+def test_a_late_item_climbs_every_step_and_the_client_hears_only_the_last(world: World) -> None:
+    item = _item_submitted(world, hours_ago=5.2)  # 130 % of 4 h
+    run = do_watch_clocks()
+    assert run.escalations == 3
+    notes = _said(item)
+    assert [kind for kind, _, _ in notes] == [
+        "sla_warning",
+        "sla_warning",
+        "sla_breached",
+        "sla_escalated",
+        "sla_escalated",
+        "sla_escalated",
+    ]
+    item.refresh_from_db()
+    assert item.priority == Priority.HIGH  # raised one step from Normal
+    assert "Priority raised to High" in notes[4][1]
+    # The client's timeline shows the message to their admins, and none of the internal ones.
+    seen = [e.kind for e in queries.visible_events(world.member_a, item)]
+    assert seen.count("sla_escalated") == 1
+    assert "sla_warning" not in seen and "sla_breached" not in seen
+    assert do_watch_clocks().escalations == 0
+
+
+def test_the_route_command_runs_the_watch(world: World) -> None:
+    _item_submitted(world, hours_ago=3.2)
+    out = StringIO()
+    call_command("route", stdout=out)
+    assert "SLA: 1 open item(s) replayed, 1 warning(s), 0 escalation step(s)" in out.getvalue()
