@@ -82,6 +82,8 @@ PAGES = [
     # The work pages (the README shows the first two and the agent's).
     Shot("ops-board", LEAD, "/ops/board/", DESKTOP),
     Shot("ops-items", LEAD, "/ops/", DESKTOP),
+    Shot("ops-service-levels", LEAD, "/service-levels/?group_by=service", DESKTOP, True),
+    Shot("client-service-levels", CLIENT_ADMIN, "/service-levels/?group_by=week", DESKTOP, True),
     Shot("client-portal", CLIENT_MEMBER, "/portal/", DESKTOP),
     Shot("client-new-request", CLIENT_MEMBER, "/portal/new/", DESKTOP),
     Shot("client-import", CLIENT_ADMIN, "/portal/import/", DESKTOP),

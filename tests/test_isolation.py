@@ -22,12 +22,22 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from relaydesk.accounts.actions import do_create_api_token, do_create_user
 from relaydesk.accounts.models import User
 from relaydesk.config.api import api
+from relaydesk.core.lifecycle import Action
 from relaydesk.core.roles import Role
+from relaydesk.quality.actions import (
+    do_dispute_review,
+    do_publish_scorecard_version,
+    do_set_sampling_rule,
+    do_submit_review,
+)
+from relaydesk.quality.models import Dispute, Review, Scorecard
 from relaydesk.routing.actions import do_hand_off
-from relaydesk.work.actions import do_add_attachment, do_add_comment, do_assign
+from relaydesk.work.actions import do_add_attachment, do_add_comment, do_assign, do_transition
 from relaydesk.work.models import Comment, WorkItem
 from relaydesk.workforce.models import Agent, ShiftPattern, Site
 from tests.conftest import PASSWORD, World, login, make_agent, submit
+from tests.quality.support import CRITERIA as QA_CRITERIA
+from tests.quality.support import LOW as QA_LOW
 
 MIDNIGHT = dt.time(0)
 # URL prefixes whose pages never show client data and are checked elsewhere.
@@ -44,6 +54,8 @@ class Target:
     engagement_id: int
     secrets: tuple[str, ...]
     handoff_id: int = 999_999
+    review_id: int = 999_999
+    dispute_id: int = 999_999
 
 
 def _walk(resolver: URLResolver, prefix: str = "", ns: str = "") -> Iterator[tuple[str, str]]:
@@ -67,6 +79,8 @@ def _fill(pattern: str, target: Target, action: str = "cancel") -> str:
         "token_id": target.token_id,
         "engagement_id": target.engagement_id,
         "handoff_id": target.handoff_id,
+        "review_id": target.review_id,
+        "dispute_id": target.dispute_id,
         "action": action,
         "client_slug": target.item.client.slug if target.item.client_id else "no-such-client",
         # The back office: client users must be turned away from it whatever the object.
@@ -128,6 +142,7 @@ def _target_for(world: World, *, owner_client: str) -> Target:
     handoff = do_hand_off(world.other_agent, item, "Secret handoff note 3141")
     assert handoff.to_agent == relay
     token, _ = do_create_api_token(world.other_agent, name="other's token")
+    review, dispute = _disputed_review(world, owner_client)
     return Target(
         item=item,
         attachment_id=attachment.pk,
@@ -138,9 +153,41 @@ def _target_for(world: World, *, owner_client: str) -> Target:
             item.external_ref,
             "Secret comment body 9911",
             "Secret handoff note 3141",
+            "Secret review comment 2718",
+            "Secret dispute reason 1618",
         ),
         handoff_id=handoff.pk,
+        review_id=review.pk,
+        dispute_id=dispute.pk,
     )
+
+
+def _disputed_review(world: World, owner_client: str) -> tuple[Review, Dispute]:
+    """Another item of the same client, failed in QA by a second reviewer and disputed by
+    the other agent who worked it."""
+    member, engagement = (
+        (world.member_b, world.engagement_b)
+        if owner_client == "b"
+        else (world.member_a, world.engagement_a)
+    )
+    if not Scorecard.objects.filter(name="Isolation QA").exists():
+        card = Scorecard.objects.create(name="Isolation QA")
+        do_publish_scorecard_version(world.lead, card, QA_CRITERIA)
+    do_set_sampling_rule(world.lead, engagement, base_rate=100)
+    item = submit(member, engagement, "data-entry", title="Reviewed batch")
+    do_assign(world.lead, item, world.other_agent.agent)
+    do_transition(world.other_agent, item, Action.START)
+    do_transition(world.other_agent, item, Action.COMPLETE)
+    reviewer = do_create_user(
+        None,
+        email=f"qa-{owner_client}@provider.test",
+        full_name="Second reviewer",
+        role=Role.QA_REVIEWER,
+        password=PASSWORD,
+    )
+    review = do_submit_review(reviewer, item, QA_LOW, "Secret review comment 2718")
+    dispute = do_dispute_review(world.other_agent, review, "Secret dispute reason 1618")
+    return review, dispute
 
 
 def _next_shift_agent(world: World) -> Agent:
@@ -351,7 +398,7 @@ def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) ->
 
 
 # Provider-only pages that show every client's work: outsiders get the 403 page.
-PROVIDER_ONLY_PAGES = ("ops/board/",)
+PROVIDER_ONLY_PAGES = ("ops/board/", "ops/quality/disputes/")
 
 
 @pytest.mark.parametrize("who", OUTSIDERS)

@@ -45,9 +45,13 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.VIEW_ROUTING: {A, L},
     P.CONFIGURE_ROUTING: {A, L},
     P.CONFIGURE_SLA: {A, L},
+    P.VIEW_SERVICE_LEVELS: {A, L, CA, CM},
     P.VIEW_OPERATIONS_BOARD: {A, L},
     P.HAND_OFF: {G},
     P.ACKNOWLEDGE_HANDOFF: {G},
+    P.CONFIGURE_QUALITY: {A, L},
+    P.DISPUTE_REVIEW: {G},
+    P.DECIDE_DISPUTES: {A, L},
 }
 
 
@@ -77,6 +81,9 @@ def test_clients_never_hold_a_provider_permission() -> None:
         P.VIEW_ROUTING,
         P.CONFIGURE_ROUTING,
         P.CONFIGURE_SLA,
+        P.CONFIGURE_QUALITY,
+        P.DISPUTE_REVIEW,
+        P.DECIDE_DISPUTES,
     }
     for permission in provider_only:
         assert not roles_with(permission) & {CA, CM}, permission

@@ -17,18 +17,23 @@ _CLIENT_WORK = [
     ("Requests", "portal:items"),
     ("New request", "portal:submit"),
     ("Import CSV", "portal:import"),
+    ("Service levels", "sla:attainment"),
 ]
 
 _NAV: dict[Role, list[tuple[str, str]]] = {
     Role.PROVIDER_ADMIN: [
         ("Operations", "ops:items"),
         ("Board", "board:board"),
+        ("Service levels", "sla:attainment"),
+        ("Disputes", "quality:disputes"),
         ("Clients", "clients:list"),
         ("Back office", "admin:index"),
     ],
     Role.OPS_LEAD: [
         ("Operations", "ops:items"),
         ("Board", "board:board"),
+        ("Service levels", "sla:attainment"),
+        ("Disputes", "quality:disputes"),
         ("Clients", "clients:list"),
     ],
     Role.AGENT: [("My work", "workspace:home")],

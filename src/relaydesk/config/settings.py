@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "relaydesk.work",
     "relaydesk.routing",
     "relaydesk.sla",
+    "relaydesk.quality",
     "relaydesk.vault",
     "relaydesk.retention",
     "relaydesk.tenancy",

@@ -48,6 +48,8 @@ urlpatterns = [
     path("portal/", include(work_urls.portal)),
     path("workspace/", include(work_urls.workspace)),
     path("ops/board/", include("relaydesk.routing.urls")),
+    path("service-levels/", include("relaydesk.sla.urls")),
+    path("", include("relaydesk.quality.urls")),
     path("ops/", include(work_urls.ops)),
     path("items/", include(work_urls.items)),
     path("clients/", include("relaydesk.clients.urls")),

@@ -42,9 +42,13 @@ class Permission(StrEnum):
     VIEW_ROUTING = "view_routing"
     CONFIGURE_ROUTING = "configure_routing"
     CONFIGURE_SLA = "configure_sla"
+    VIEW_SERVICE_LEVELS = "view_service_levels"
     VIEW_OPERATIONS_BOARD = "view_operations_board"
     HAND_OFF = "hand_off"
     ACKNOWLEDGE_HANDOFF = "acknowledge_handoff"
+    CONFIGURE_QUALITY = "configure_quality"
+    DISPUTE_REVIEW = "dispute_review"
+    DECIDE_DISPUTES = "decide_disputes"
 
     @property
     def description(self) -> str:
@@ -76,11 +80,15 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VIEW_ROUTING: "See who may take an item and the rule that excludes everyone else",
     Permission.CONFIGURE_ROUTING: "Set escalation ladders (when waiting items widen, alert a lead)",
     Permission.CONFIGURE_SLA: "Set engagements' SLA policies (response and turnaround targets)",
+    Permission.VIEW_SERVICE_LEVELS: "See SLA attainment figures (clients: their own only)",
     Permission.VIEW_OPERATIONS_BOARD: (
         "See the live operations board: sites, who is on shift, queues, items at risk, handoffs"
     ),
     Permission.HAND_OFF: "Hand the items they hold to the next shift, with a note",
     Permission.ACKNOWLEDGE_HANDOFF: "Acknowledge an item handed to them, and so take it over",
+    Permission.CONFIGURE_QUALITY: "Publish QA scorecards and set engagements' QA sampling rules",
+    Permission.DISPUTE_REVIEW: "Dispute a QA review of their own work, once per review",
+    Permission.DECIDE_DISPUTES: "Decide disputed QA reviews: uphold the review or overturn it",
 }
 
 _P = Permission
@@ -102,6 +110,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.CONFIGURE_ROUTING,
             _P.CONFIGURE_SLA,
             _P.VIEW_OPERATIONS_BOARD,
+            _P.CONFIGURE_QUALITY,
+            _P.DECIDE_DISPUTES,
+            _P.VIEW_SERVICE_LEVELS,
         }
     ),
     Role.OPS_LEAD: frozenset(
@@ -119,6 +130,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.CONFIGURE_ROUTING,
             _P.CONFIGURE_SLA,
             _P.VIEW_OPERATIONS_BOARD,
+            _P.CONFIGURE_QUALITY,
+            _P.DECIDE_DISPUTES,
+            _P.VIEW_SERVICE_LEVELS,
         }
     ),
     Role.AGENT: frozenset(
@@ -130,6 +144,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.SET_PRESENCE,
             _P.HAND_OFF,
             _P.ACKNOWLEDGE_HANDOFF,
+            _P.DISPUTE_REVIEW,
         }
     ),
     Role.QA_REVIEWER: frozenset(
@@ -158,6 +173,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVEAL_SENSITIVE,
             _P.VIEW_CLIENT_AUDIT,
             _P.EXPORT_CLIENT_DATA,
+            _P.VIEW_SERVICE_LEVELS,
         }
     ),
     Role.CLIENT_MEMBER: frozenset(
@@ -168,6 +184,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.ACCEPT_DELIVERY,
             _P.CANCEL_WORK,
             _P.REVEAL_SENSITIVE,
+            _P.VIEW_SERVICE_LEVELS,
         }
     ),
 }

@@ -46,9 +46,11 @@ from relaydesk.demo.plan import (
     PlannedItem,
 )
 from relaydesk.demo.roster import Roster
+from relaydesk.demo.service_levels import create_calendar, replay_every_clock, set_policies
 from relaydesk.routing.actions import do_hand_off, do_set_presence, push_on_arrival_paused
 from relaydesk.routing.models import PresenceStatus
 from relaydesk.routing.queries import agent_calendar
+from relaydesk.sla.actions import replay_paused
 from relaydesk.work.actions import (
     NewWorkItem,
     do_add_comment,
@@ -171,7 +173,8 @@ def build_demo(
     # With DEBUG on, Django logs every query (and on SQLite quotes its parameters with a
     # second query); the load needs no log.
     # The history is written as it happened, never pushed by routing on arrival.
-    with override_settings(DEBUG=False), push_on_arrival_paused():
+    # Clocks are replayed once at the end, not after every change of the history.
+    with override_settings(DEBUG=False), push_on_arrival_paused(), replay_paused():
         _History(world, items, say).run()
         # The agents have just signed in: available, so "Get next" and push routing work at
         # once (only those on shift by their own calendar actually get items).
@@ -179,6 +182,10 @@ def build_demo(
             do_set_presence(agent.user, PresenceStatus.AVAILABLE.value, at=now)
         handed = _hand_over_at_shift_change(now)
     say(f"presence: {len(agents)} agents available; {handed} handoff(s) at shift change")
+    with override_settings(DEBUG=False):
+        policies = set_policies(world.staff[Role.OPS_LEAD][0].user, now)
+        say(f"service levels: {policies} SLA policies from last month's pace")
+        say(replay_every_clock(now, say))
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(
@@ -420,6 +427,7 @@ class _World:
                 name=spec.engagement,
                 time_zone=spec.time_zone,
                 coverage=spec.coverage,
+                calendar=create_calendar(spec.slug, spec.name, spec.time_zone, spec.hours),
                 allowed_countries=list(spec.allowed_countries),
                 required_certification=certifications.get(spec.required_certification),
                 pricing_basis=spec.pricing_basis,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -20,7 +22,7 @@ from relaydesk.core.permissions import Permission, can
 from relaydesk.core.sla import Clock, ClockKind, ClockStatus
 from relaydesk.errors import Invalid, NotAllowed
 from relaydesk.sla.models import SlaClock, SlaPolicy
-from relaydesk.sla.queries import ReplayInputs, policy_for
+from relaydesk.sla.queries import ReplayInputs, policies_of, policy_for
 from relaydesk.tenancy import rowsecurity
 from relaydesk.work.models import Priority, WorkItem, WorkItemEvent
 
@@ -31,6 +33,7 @@ __all__ = [
     "do_watch_clocks",
     "on_work_item_changed",
     "replay_after_change",
+    "replay_paused",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,7 +58,10 @@ def do_replay_clocks(item_ids: Iterable[int], *, at: dt.datetime | None = None) 
     items = list(WorkItem.objects.filter(pk__in=ids).select_related("engagement__calendar"))
     if not items:
         return 0
-    inputs = ReplayInputs.read(items)
+    policies = policies_of(items)
+    if not any(policies.values()) and not SlaClock.objects.filter(item_id__in=ids).exists():
+        return len(items)  # nothing promised and nothing stored: the due time stays as it is
+    inputs = ReplayInputs.read(items, policies)
     with transaction.atomic():
         kept = {
             (c.item_id, c.kind, c.cycle): c
@@ -91,17 +97,22 @@ def _store(
         row = kept.get(key) or SlaClock(
             client_id=item.client_id, item=item, kind=clock.kind.value, cycle=clock.cycle
         )
-        row.status = clock.status.value
-        row.business = clock.business
-        row.target_seconds = int(clock.target.total_seconds())
-        row.elapsed_seconds = int(clock.elapsed.total_seconds())
-        row.started_at = clock.started_at
-        row.due_at = clock.due_at
-        row.stopped_at = clock.stopped_at
-        row.breached_at = clock.breached_at
-        row.paused_reason = clock.paused_reason[:200]
-        row.replayed_at = now
-        row.save()
+        values = {
+            "status": clock.status.value,
+            "business": clock.business,
+            "target_seconds": int(clock.target.total_seconds()),
+            "elapsed_seconds": int(clock.elapsed.total_seconds()),
+            "started_at": clock.started_at,
+            "due_at": clock.due_at,
+            "stopped_at": clock.stopped_at,
+            "breached_at": clock.breached_at,
+            "paused_reason": clock.paused_reason[:200],
+        }
+        if row.pk is None or any(getattr(row, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.replayed_at = now
+            row.save()
         written.add(key)
     return written
 
@@ -118,12 +129,28 @@ def do_replay_engagement(engagement_id: int, *, at: dt.datetime | None = None) -
     return done
 
 
+_paused: ContextVar[bool] = ContextVar("sla_replay_paused", default=False)
+
+
+@contextmanager
+def replay_paused() -> Iterator[None]:
+    """No replay after each change inside the block (the demo writes its history, then
+    replays every item once)."""
+    token = _paused.set(True)
+    try:
+        yield
+    finally:
+        _paused.reset(token)
+
+
 def on_work_item_changed(sender: object, item_id: int, **kwargs: object) -> None:
     """After a committed change of an item (or a new comment on it): replay its clocks.
 
     A failure is logged and left to the watch, which replays open items again;
     it never fails the change that was just committed.
     """
+    if _paused.get():
+        return
     try:
         do_replay_clocks([item_id])
     except Exception:

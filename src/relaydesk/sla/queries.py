@@ -5,22 +5,41 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
 from relaydesk.core.calendars import BusinessCalendar as CalendarRules
 from relaydesk.core.calendars import add_business_time, business_time_between
+from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import Role
-from relaydesk.core.sla import Clock, ClockKind, SlaTerms, Target, TimelineEntry, replay
-from relaydesk.sla.models import BusinessCalendar, SlaPolicy
+from relaydesk.core.sla import (
+    Clock,
+    ClockKind,
+    ClockStatus,
+    SlaTerms,
+    Target,
+    TimelineEntry,
+    replay,
+)
+from relaydesk.errors import Invalid, NotAllowed
+from relaydesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
 __all__ = [
+    "GROUPINGS",
+    "Attainment",
+    "AttainmentRow",
     "CalendarMeasure",
     "ReplayInputs",
+    "attainment_figures",
     "calendar_rules",
+    "groupings_for",
     "live_clocks",
+    "policies_of",
     "policy_for",
     "terms_for",
     "timeline_for",
@@ -140,8 +159,10 @@ class ReplayInputs:
         self.policies = policies
 
     @classmethod
-    def read(cls, items: list[WorkItem]) -> ReplayInputs:
-        """Read everything the replay of ``items`` needs, in three queries."""
+    def read(
+        cls, items: list[WorkItem], policies: dict[int, list[SlaPolicy]] | None = None
+    ) -> ReplayInputs:
+        """Read everything the replay of ``items`` needs (``policies`` if already read)."""
         events: dict[int, list[WorkItemEvent]] = defaultdict(list)
         for event in WorkItemEvent.objects.filter(item_id__in=[i.pk for i in items]).order_by(
             "item_id", "at", "id"
@@ -154,9 +175,8 @@ class ReplayInputs:
                 "pk", "role"
             )
         }
-        policies: dict[int, list[SlaPolicy]] = defaultdict(list)
-        for policy in SlaPolicy.objects.filter(engagement_id__in={i.engagement_id for i in items}):
-            policies[policy.engagement_id].append(policy)
+        if policies is None:
+            policies = policies_of(items)
         return cls(events, client_roles, policies)
 
     def clocks(self, item: WorkItem, now: dt.datetime) -> list[Clock]:
@@ -168,6 +188,166 @@ class ReplayInputs:
         return replay(timeline, terms, business=measure, now=now)
 
 
+def policies_of(items: Iterable[WorkItem]) -> dict[int, list[SlaPolicy]]:
+    """The SLA policies of the engagements of ``items``, by engagement id (one query)."""
+    policies: dict[int, list[SlaPolicy]] = defaultdict(list)
+    for policy in SlaPolicy.objects.filter(engagement_id__in={i.engagement_id for i in items}):
+        policies[policy.engagement_id].append(policy)
+    return policies
+
+
 def live_clocks(item: WorkItem, *, at: dt.datetime | None = None) -> list[Clock]:
     """``item``'s clocks replayed now, for showing (nothing is written)."""
     return ReplayInputs.read([item]).clocks(item, at or timezone.now())
+
+
+# --- attainment -------------------------------------------------------------------------------
+
+GROUPINGS: dict[str, str] = {
+    "engagement": "Engagement",
+    "service": "Service",
+    "site": "Site",
+    "agent": "Agent",
+    "month": "Month",
+    "week": "Week",
+}
+# Who did the work is the provider's business: clients see their figures by the rest.
+PROVIDER_ONLY_GROUPINGS = frozenset({"agent"})
+
+
+@dataclass(frozen=True, slots=True)
+class AttainmentRow:
+    """Met and breached clocks of one group (an engagement, a service, a site, a month …)."""
+
+    key: str
+    label: str
+    met: int
+    breached: int
+
+    @property
+    def decided(self) -> int:
+        """Clocks with an outcome in the period."""
+        return self.met + self.breached
+
+    @property
+    def percent(self) -> float | None:
+        """Met as a share of decided clocks, in per cent (one decimal); None without any."""
+        return round(self.met / self.decided * 100, 1) if self.decided else None
+
+
+@dataclass(frozen=True, slots=True)
+class Attainment:
+    """SLA attainment of one clock kind over a period, by one grouping, with the total."""
+
+    kind: ClockKind
+    group_by: str
+    start: dt.date
+    end: dt.date
+    rows: list[AttainmentRow]
+    total: AttainmentRow
+
+
+def groupings_for(actor: User) -> dict[str, str]:
+    """The groupings ``actor`` may ask for."""
+    if actor.is_client_user:
+        return {k: v for k, v in GROUPINGS.items() if k not in PROVIDER_ONLY_GROUPINGS}
+    return dict(GROUPINGS)
+
+
+def attainment_figures(
+    actor: User,
+    *,
+    kind: ClockKind,
+    start: dt.date,
+    end: dt.date,
+    group_by: str = "engagement",
+    engagement_id: int | None = None,
+    service_id: int | None = None,
+) -> Attainment:
+    """SLA attainment for ``actor``: clocks of ``kind`` decided from ``start`` to ``end``.
+
+    The one definition every page, export and API answer uses. A clock is
+    decided when it has an outcome: met when it stopped in time (counted on the
+    day it stopped), breached when it passed its due time (counted on the day
+    it did, whether or not it has stopped since). Days are UTC days, ``end``
+    included. A client's people see their own client's figures only; the
+    provider sees every client. Counted by the database, grouped by
+    ``group_by`` (see :data:`GROUPINGS`). Raises :class:`Invalid` for a
+    grouping the actor may not use or a period that ends before it starts.
+    """
+    if not can(actor.role_enum, Permission.VIEW_SERVICE_LEVELS):
+        raise NotAllowed("Your role does not see SLA figures.")
+    if group_by not in groupings_for(actor):
+        raise Invalid(f"Group by one of: {', '.join(groupings_for(actor))}.")
+    if end < start:
+        raise Invalid("The period ends before it starts.")
+    if (end - start).days > 366 * 3:
+        raise Invalid("Ask for at most three years at a time.")
+    begin = dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC)
+    finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    clocks = SlaClock.objects.filter(
+        kind=kind.value, status__in=(ClockStatus.MET.value, ClockStatus.BREACHED.value)
+    ).annotate(outcome=Coalesce("stopped_at", "breached_at"))
+    clocks = clocks.filter(outcome__gte=begin, outcome__lt=finish)
+    if actor.is_client_user:
+        clocks = clocks.filter(client_id=actor.client_id or 0)
+    if engagement_id is not None:
+        clocks = clocks.filter(item__engagement_id=engagement_id)
+    if service_id is not None:
+        clocks = clocks.filter(item__service_id=service_id)
+    if group_by == "month":
+        clocks = clocks.annotate(bucket=TruncMonth("outcome", tzinfo=dt.UTC))
+    elif group_by == "week":
+        clocks = clocks.annotate(bucket=TruncWeek("outcome", tzinfo=dt.UTC))
+    key, label = _group_columns(group_by)
+    counted = (
+        clocks.values(key, label)
+        .annotate(
+            met=Count("pk", filter=Q(status=ClockStatus.MET.value)),
+            breached=Count("pk", filter=Q(status=ClockStatus.BREACHED.value)),
+        )
+        .order_by(key)
+    )
+    rows = [
+        AttainmentRow(
+            key=_key_text(row[key]),
+            label=_label_text(group_by, row[label]),
+            met=row["met"],
+            breached=row["breached"],
+        )
+        for row in counted
+    ]
+    total = AttainmentRow(
+        key="total",
+        label="All",
+        met=sum(r.met for r in rows),
+        breached=sum(r.breached for r in rows),
+    )
+    return Attainment(kind=kind, group_by=group_by, start=start, end=end, rows=rows, total=total)
+
+
+def _group_columns(group_by: str) -> tuple[str, str]:
+    """The value to group on and the label to show, as ``values()`` names."""
+    if group_by in ("month", "week"):
+        return "bucket", "bucket"
+    return {
+        "engagement": ("item__engagement_id", "item__engagement__name"),
+        "service": ("item__service_id", "item__service__name"),
+        "site": ("item__owner__agent__site_id", "item__owner__agent__site__name"),
+        "agent": ("item__owner_id", "item__owner__full_name"),
+    }[group_by]
+
+
+def _key_text(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    return "" if value is None else str(value)
+
+
+def _label_text(group_by: str, value: object) -> str:
+    if isinstance(value, dt.datetime):
+        day = value.date()
+        return f"{day:%B %Y}" if group_by == "month" else f"Week of {day:%-d %b %Y}"
+    if value is None:
+        return "Nobody" if group_by == "agent" else "No site" if group_by == "site" else "–"
+    return str(value)

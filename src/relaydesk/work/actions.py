@@ -37,9 +37,9 @@ from relaydesk.core.lifecycle import (
     State,
     allowed_actions,
     decide,
-    sampled_for_qa,
 )
 from relaydesk.core.permissions import Permission, can
+from relaydesk.core.quality import SampleDecision
 from relaydesk.core.roles import REVIEWER_ROLES, Role
 from relaydesk.errors import ActionRefused, Conflict, Invalid, NotAllowed, NotFound
 from relaydesk.tenancy import rowsecurity
@@ -351,22 +351,33 @@ def actor_facts(actor: User | None, item: WorkItem) -> ActorFacts:
     )
 
 
-def item_facts(item: WorkItem) -> ItemFacts:
-    """The facts about ``item`` that the state machine needs."""
+def qa_sampling(item: WorkItem, at: dt.datetime | None = None) -> SampleDecision | None:
+    """Whether the item, if completed now, goes to QA and why; ``None`` unless its service
+    is sampled and the item is in progress (sampling only matters when work is completed).
+
+    The engagement's sampling rule and the agent's history decide
+    (:func:`relaydesk.quality.queries.qa_sample_decision`).
+    """
+    if item.service.review_policy != ReviewPolicy.SAMPLED.value:
+        return None
+    if item.state != State.IN_PROGRESS.value:
+        return None
+    from relaydesk.quality.queries import qa_sample_decision
+
+    return qa_sample_decision(item, at=at)
+
+
+def item_facts(item: WorkItem, *, sampling: SampleDecision | None = None) -> ItemFacts:
+    """The facts about ``item`` that the state machine needs (``sampling``: already decided)."""
     service = item.service
     review_role = Role(service.review_role) if service.review_role else None
     policy = ReviewPolicy(service.review_policy)
-    # Sampling only matters when the work is completed, so count rounds only then.
-    sampled = (
-        policy is ReviewPolicy.SAMPLED
-        and item.state == State.IN_PROGRESS.value
-        and sampled_for_qa(
-            f"{item.qa_seed}:{item.events.filter(kind=Action.COMPLETE.value).count()}",
-            service.qa_sample_rate,
-        )
-    )
+    decision = sampling or qa_sampling(item)
     return ItemFacts(
-        state=item.state_enum, review_policy=policy, review_role=review_role, sampled=sampled
+        state=item.state_enum,
+        review_policy=policy,
+        review_role=review_role,
+        sampled=decision is not None and decision.sampled,
     )
 
 
@@ -392,9 +403,11 @@ def _lock(actor: User | None, item: WorkItem, at: dt.datetime) -> WorkItem:
     return locked
 
 
-def _decide(actor: User | None, item: WorkItem, action: Action) -> State:
+def _decide(
+    actor: User | None, item: WorkItem, action: Action, sampling: SampleDecision | None = None
+) -> State:
     try:
-        return decide(action, actor_facts(actor, item), item_facts(item))
+        return decide(action, actor_facts(actor, item), item_facts(item, sampling=sampling))
     except NotPermitted as refusal:
         raise NotAllowed(refusal.message) from refusal
     except IllegalTransition as refusal:
@@ -440,6 +453,7 @@ def _apply(
     source_ip: str | None = None,
     decided: State | None = None,
     data: dict[str, Any] | None = None,
+    internal: bool = False,
 ) -> WorkItem:
     """Decide (unless the caller has) and apply one transition on a locked item.
 
@@ -447,10 +461,14 @@ def _apply(
     and the audit record.
     """
     before = item.state_enum
-    after = decided or _decide(actor, item, action)
+    # Decided once, at the time of the action: the timeline keeps why it went to QA or not.
+    sampling = qa_sampling(item, at) if action is Action.COMPLETE and not decided else None
+    after = decided or _decide(actor, item, action, sampling)
     item.state = after.value
     item.updated_at = at
     data = dict(data or {})
+    if sampling is not None:
+        data["sampled"] = sampling.reason
     if action in (Action.ASSIGN, Action.TAKE):
         assert new_owner is not None
         data["owner"] = new_owner.full_name
@@ -478,7 +496,7 @@ def _apply(
         from_state=before,
         to_state=after,
         note=note,
-        internal=action in (Action.ASSIGN, Action.TAKE, Action.RELEASE),
+        internal=internal or action in (Action.ASSIGN, Action.TAKE, Action.RELEASE),
         at=at,
         data=data,
     )
@@ -517,9 +535,11 @@ def do_transition(
     note: str = "",
     source_ip: str | None = None,
     at: dt.datetime | None = None,
+    internal: bool = False,
 ) -> WorkItem:
     """Apply a lifecycle action that needs no other input than an optional note.
 
+    ``internal`` keeps the timeline entry from the client (a QA review's verdict).
     Raises :class:`NotAllowed`, :class:`Conflict` or :class:`Invalid`; a
     refused action changes nothing.
     """
@@ -530,7 +550,15 @@ def do_transition(
     at = at or timezone.now()
     with transaction.atomic():
         locked = _lock(actor, item, at)
-        _apply(locked, actor, action, at=at, note=note.strip(), source_ip=source_ip)
+        _apply(
+            locked,
+            actor,
+            action,
+            at=at,
+            note=note.strip(),
+            source_ip=source_ip,
+            internal=internal,
+        )
     return locked
 
 

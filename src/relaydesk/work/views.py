@@ -27,6 +27,7 @@ from relaydesk.core.permissions import Permission, can, roles_with
 from relaydesk.core.routing import agent_exclusion
 from relaydesk.errors import ActionRefused
 from relaydesk.permissions import roles_required
+from relaydesk.quality.queries import review_panel
 from relaydesk.routing import actions as routing_actions
 from relaydesk.routing import queries as routing_queries
 from relaydesk.routing.models import PresenceStatus
@@ -642,6 +643,7 @@ def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
         "routing": _routing_panel(user, item),
         "clocks": live_clocks(item),
         "now": timezone.now(),
+        "quality": review_panel(user, item),
     }
 
 

@@ -206,6 +206,9 @@ class Agent(models.Model):
         blank=True,
         help_text="The site's shift the agent works, by name (e.g. Night); empty: every shift.",
     )
+    on_probation = models.BooleanField(
+        default=False, help_text="New or under watch: QA may review every item they finish."
+    )
 
     class Meta:
         ordering = ["user__full_name"]

@@ -19,9 +19,9 @@ def hours_of(delta: dt.timedelta) -> str:
 
 
 @register.filter
-def bar_width(used_percent: float) -> int:
+def bar_width(used_percent: float | None) -> int:
     """How much of a 0–100 bar a clock fills (late clocks fill it)."""
-    return max(0, min(100, round(used_percent)))
+    return max(0, min(100, round(used_percent or 0)))
 
 
 @register.filter
@@ -31,3 +31,13 @@ def paused_by(reason: str) -> str:
         return State(reason).label.lower()
     except ValueError:
         return reason
+
+
+@register.filter
+def attainment_band(percent: float | None) -> str:
+    """How an attainment figure reads at a glance: good (95 % and up), fair (85 %), poor."""
+    if percent is None:
+        return "none"
+    if percent >= 95:
+        return "good"
+    return "fair" if percent >= 85 else "poor"

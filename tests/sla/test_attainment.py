@@ -1,0 +1,145 @@
+"""SLA attainment: one definition, the same figures on the page, in the CSV and the API."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.utils import timezone
+
+from relaydesk.accounts.actions import do_create_api_token
+from relaydesk.catalog.models import Service
+from relaydesk.clients.models import Engagement
+from relaydesk.core.lifecycle import Action
+from relaydesk.core.sla import ClockKind
+from relaydesk.errors import Invalid, NotAllowed
+from relaydesk.sla.actions import do_replay_clocks, do_set_sla_policy
+from relaydesk.sla.queries import attainment_figures
+from relaydesk.work.actions import NewWorkItem, do_assign, do_submit_work_item, do_transition
+from relaydesk.work.models import WorkItem
+from tests.conftest import World, login
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+
+
+def _delivered(world: World, engagement: Engagement, member: object, minutes: int) -> WorkItem:
+    """An item submitted two days ago and delivered ``minutes`` later."""
+    start = timezone.now() - dt.timedelta(days=2)
+    service = "data-entry"
+    item, _ = do_submit_work_item(
+        member,  # type: ignore[arg-type]
+        NewWorkItem(engagement_id=engagement.pk, service_slug=service, title="Key forms"),
+        at=start,
+    )
+    do_assign(world.lead, item, world.agent.agent, at=start + dt.timedelta(minutes=1))
+    do_transition(world.agent, item, Action.START, at=start + dt.timedelta(minutes=2))
+    do_transition(world.agent, item, Action.COMPLETE, at=start + dt.timedelta(minutes=minutes))
+    return item
+
+
+@pytest.fixture
+def history(world: World) -> list[WorkItem]:
+    """Client A: three items on time, one late, one overdue and still open; client B: one on
+    time. A one-hour turnaround in calendar time everywhere."""
+    Service.objects.filter(slug="data-entry").update(review_policy="none")
+    for engagement in (world.engagement_a, world.engagement_b):
+        do_set_sla_policy(world.lead, engagement, turnaround_minutes=60, turnaround_business=False)
+    items = [_delivered(world, world.engagement_a, world.member_a, m) for m in (20, 40, 59, 90)]
+    overdue, _ = do_submit_work_item(
+        world.member_a,
+        NewWorkItem(engagement_id=world.engagement_a.pk, service_slug="data-entry", title="Late"),
+        at=timezone.now() - dt.timedelta(hours=3),
+    )
+    items += [overdue, _delivered(world, world.engagement_b, world.member_b, 30)]
+    do_replay_clocks([i.pk for i in items])
+    return items
+
+
+def _figures(actor: object, **kwargs: object) -> object:
+    today = timezone.now().astimezone(UTC).date()
+    return attainment_figures(
+        actor,  # type: ignore[arg-type]
+        kind=ClockKind.TURNAROUND,
+        start=today - dt.timedelta(days=7),
+        end=today,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_met_and_missed_targets_are_counted_per_engagement(
+    world: World, history: list[WorkItem]
+) -> None:
+    figures = _figures(world.lead, group_by="engagement")
+    by_label = {row.label: (row.met, row.breached, row.percent) for row in figures.rows}  # type: ignore[attr-defined]
+    # Four of client A's five targets ... three met, the 90-minute one and the open one missed.
+    assert by_label == {"Claims support": (3, 2, 60.0), "Support desk": (1, 0, 100.0)}
+    assert (figures.total.met, figures.total.breached) == (4, 2)  # type: ignore[attr-defined]
+
+
+def test_a_client_sees_only_its_own_figures_and_never_by_agent(
+    world: World, history: list[WorkItem]
+) -> None:
+    figures = _figures(world.member_b, group_by="service")
+    assert [(r.label, r.met, r.breached) for r in figures.rows] == [("Data entry", 1, 0)]  # type: ignore[attr-defined]
+    with pytest.raises(Invalid, match="Group by one of"):
+        _figures(world.member_b, group_by="agent")
+    with pytest.raises(NotAllowed):
+        _figures(world.agent, group_by="service")
+
+
+def test_page_csv_and_api_give_the_same_figures(world: World, history: list[WorkItem]) -> None:
+    query = {"kind": "turnaround", "group_by": "engagement"}
+    browser = login(world.client_admin_a)
+    page = browser.get("/service-levels/", query).content.decode()
+    assert "60.0 %" in page and "3 of 5 turnaround targets met" in page
+    exported = browser.get("/service-levels/", {**query, "format": "csv"})
+    assert exported["Content-Disposition"].startswith('attachment; filename="sla-turnaround-by')
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert [(r["group"], r["met"], r["breached"], r["attainment_percent"]) for r in rows] == [
+        ("Claims support", "3", "2", "60.0"),
+        ("All", "3", "2", "60.0"),
+    ]
+    _, secret = do_create_api_token(world.client_admin_a, name="figures")
+    from django.test import Client as HttpClient
+
+    answer = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get("/api/v1/sla/attainment", query)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [
+        (r["label"], r["met"], r["breached"], r["attainment_percent"]) for r in body["rows"]
+    ] == [("Claims support", 3, 2, 60.0)]
+    assert body["total"]["decided"] == 5
+
+
+def test_bad_filters_get_a_clear_answer(world: World) -> None:
+    browser = login(world.lead)
+    page = browser.get("/service-levels/", {"start": "2026-11-20", "end": "2026-11-01"})
+    assert page.status_code == 400
+    assert "The period ends before it starts." in page.content.decode()
+    _, secret = do_create_api_token(world.member_a, name="figures")
+    from django.test import Client as HttpClient
+
+    refused = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(
+        "/api/v1/sla/attainment", {"group_by": "agent"}
+    )
+    assert refused.status_code == 422
+    assert "Group by one of" in refused.json()["detail"]
+
+
+def test_the_item_clocks_api_replays_the_timeline(world: World, history: list[WorkItem]) -> None:
+    late = history[3]
+    _, secret = do_create_api_token(world.member_a, name="clocks")
+    from django.test import Client as HttpClient
+
+    body = (
+        HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        .get(f"/api/v1/work-items/{late.pk}/sla")
+        .json()
+    )
+    [turnaround] = body["clocks"]
+    assert turnaround["kind"] == "turnaround" and turnaround["status"] == "breached"
+    assert turnaround["elapsed_minutes"] == 90
+    assert turnaround["used_percent"] == 150.0
