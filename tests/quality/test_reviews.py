@@ -179,3 +179,20 @@ def test_another_clients_item_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         do_submit_review(world.client_admin_a, theirs, PASSING)
     _unchanged(theirs)
+
+
+def test_where_a_scorecard_applies_no_verdict_is_given_without_a_score(
+    world: World, in_review: WorkItem
+) -> None:
+    from relaydesk.work.actions import actions_for, do_transition
+    from tests.conftest import login
+
+    # The buttons are gone: the scorecard form is the way to a verdict …
+    assert Action.APPROVE not in actions_for(world.qa, in_review)
+    assert Action.RETURN_FOR_REWORK not in actions_for(world.qa, in_review)
+    page = login(world.qa).get(f"/items/{in_review.pk}/").content.decode()
+    assert "Submit review" in page and ">Approve<" not in page
+    # … and the lifecycle refuses one given any other way (the API's transitions included).
+    with pytest.raises(Invalid, match="fill in the scorecard"):
+        do_transition(world.qa, in_review, Action.APPROVE)
+    _unchanged(in_review)

@@ -250,6 +250,7 @@ def do_submit_review(
             at=at,
             # A failed review is the provider's business: the client sees the item back in work.
             internal=not scored.passed,
+            scored=True,
         )
         record(
             actor=reviewer,

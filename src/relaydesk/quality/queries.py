@@ -345,12 +345,12 @@ def review_panel(
     """The QA section of the item page for ``user``, or ``None`` when there is nothing to show
     (a client's people never see it). ``answers``, ``comments`` and ``error`` fill the form
     again after a refused review."""
-    from relaydesk.work.actions import actions_for
+    from relaydesk.work.actions import may_give_verdict
 
     if user.is_client_user:
         return None
     shown = tuple(shown_review(user, r) for r in visible_reviews(user).filter(item=item))
-    can_review = Action.APPROVE in actions_for(user, item)
+    can_review = may_give_verdict(user, item)
     version = scorecard_for(item.service) if can_review else None
     fields: tuple[CriterionField, ...] = ()
     if version is not None:

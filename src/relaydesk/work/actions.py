@@ -385,7 +385,27 @@ def actions_for(actor: User, item: WorkItem) -> list[Action]:
     """The lifecycle actions ``actor`` may take on ``item`` now (ASSIGN excluded: it needs a
     chosen agent and has its own form)."""
     candidates = [a for a in Action if a not in (Action.ASSIGN, Action.QUEUE)]
-    return allowed_actions(actor_facts(actor, item), item_facts(item), candidates)
+    allowed = allowed_actions(actor_facts(actor, item), item_facts(item), candidates)
+    if set(allowed) & _SCORED_VERDICTS and _scorecard_applies(item):
+        # The scorecard form gives the verdict: no approval or rework without a score.
+        allowed = [a for a in allowed if a not in _SCORED_VERDICTS]
+    return allowed
+
+
+def may_give_verdict(actor: User, item: WorkItem) -> bool:
+    """True when ``actor`` may approve ``item`` in review (with a scorecard, by scoring it)."""
+    facts = actor_facts(actor, item)
+    return Action.APPROVE in allowed_actions(facts, item_facts(item), [Action.APPROVE])
+
+
+# A review's verdicts, which a scored review (relaydesk.quality) gives where a scorecard applies.
+_SCORED_VERDICTS = frozenset({Action.APPROVE, Action.RETURN_FOR_REWORK})
+
+
+def _scorecard_applies(item: WorkItem) -> bool:
+    from relaydesk.quality.queries import scorecard_for
+
+    return scorecard_for(item.service) is not None
 
 
 def _lock(actor: User | None, item: WorkItem, at: dt.datetime) -> WorkItem:
@@ -536,10 +556,13 @@ def do_transition(
     source_ip: str | None = None,
     at: dt.datetime | None = None,
     internal: bool = False,
+    scored: bool = False,
 ) -> WorkItem:
     """Apply a lifecycle action that needs no other input than an optional note.
 
     ``internal`` keeps the timeline entry from the client (a QA review's verdict).
+    Where a scorecard applies to the item's service, only a scored review
+    (``scored``, from ``relaydesk.quality``) approves it or returns it for rework.
     Raises :class:`NotAllowed`, :class:`Conflict` or :class:`Invalid`; a
     refused action changes nothing.
     """
@@ -547,6 +570,11 @@ def do_transition(
         raise Invalid("Use assignment to give an item to an agent.")
     if action in NOTE_REQUIRED and not note.strip():
         raise Invalid(NOTE_REQUIRED[action])
+    if action in _SCORED_VERDICTS and not scored and _scorecard_applies(item):
+        raise Invalid(
+            "Reviews of this service are scored: fill in the scorecard to approve the item "
+            "or return it for rework."
+        )
     at = at or timezone.now()
     with transaction.atomic():
         locked = _lock(actor, item, at)
