@@ -692,3 +692,18 @@ def test_replayed_clocks_never_count_more_than_the_wall_and_project_their_due_ti
             assert clock.paused_reason == "waiting_on_client"
             if clock.elapsed < clock.target:  # else it was due the moment it reached it
                 assert clock.due_at is None
+
+
+def test_acceptance_after_an_on_time_delivery_keeps_the_turnaround_met() -> None:
+    # Delivered after 1 h against a 5 h target, accepted by the client 20 h after submission.
+    start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    terms = SlaTerms(targets=(Target(ClockKind.TURNAROUND, dt.timedelta(hours=5), False),))
+    entries = [
+        TimelineEntry(start, "queued"),
+        TimelineEntry(start + dt.timedelta(hours=1), "delivered"),
+        TimelineEntry(start + dt.timedelta(hours=20), "accepted"),
+    ]
+    [clock] = replay(entries, terms, business=WALL_CLOCK, now=start + dt.timedelta(days=2))
+    assert clock.status is ClockStatus.MET
+    assert clock.stopped_at == start + dt.timedelta(hours=1)
+    assert clock.due_at == start + dt.timedelta(hours=5)

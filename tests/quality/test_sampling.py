@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from relaydesk.catalog.models import Service
-from relaydesk.core.lifecycle import Action
 from relaydesk.quality.actions import do_set_sampling_rule, do_submit_review
 from relaydesk.work.models import WorkItem
 from relaydesk.workforce.models import Agent
@@ -15,10 +14,10 @@ from tests.quality.support import LOW, PASSING, finish, publish_scorecard
 
 
 def _why(item: WorkItem) -> str:
-    """What the timeline says about sampling at the item's last completion."""
-    last = item.events.filter(kind=Action.COMPLETE.value).order_by("-at", "-pk").first()
-    assert last is not None
-    return str(last.data.get("sampled", ""))
+    """What the timeline says about sampling at the item's last completion (internally)."""
+    last = item.events.filter(kind="qa_sampling").order_by("-at", "-pk").first()
+    assert last is not None and last.internal
+    return last.note[:1].lower() + last.note[1:]
 
 
 def _finish_new(world: World, title: str) -> WorkItem:
@@ -147,3 +146,21 @@ def test_sampling_rules_are_checked_by_the_core(world: World) -> None:
         )
     with pytest.raises(Exception, match="Only an operations lead"):
         do_set_sampling_rule(world.agent, world.engagement_a, base_rate=20)
+
+
+def test_why_an_item_was_sampled_stays_with_the_provider(world: World) -> None:
+    from relaydesk.audit.models import AuditRecord
+    from relaydesk.work.queries import visible_events
+
+    Agent.objects.filter(user=world.agent).update(on_probation=True)
+    [item] = [_finish_new(world, "Probation batch")]
+    reason = "sampled because the agent is on probation (100 %)"
+    assert _why(item) == reason
+    # Neither the client's timeline nor the audit trail (which client admins read) says it.
+    assert all("probation" not in e.note for e in visible_events(world.member_a, item))
+    assert not any(
+        "probation" in str(detail)
+        for detail in AuditRecord.objects.filter(object_id=str(item.pk)).values_list(
+            "detail", flat=True
+        )
+    )

@@ -143,3 +143,42 @@ def test_the_item_clocks_api_replays_the_timeline(world: World, history: list[Wo
     assert turnaround["kind"] == "turnaround" and turnaround["status"] == "breached"
     assert turnaround["elapsed_minutes"] == 90
     assert turnaround["used_percent"] == 150.0
+
+
+def test_a_miss_counts_on_the_day_it_happened_even_when_delivered_later(world: World) -> None:
+    Service.objects.filter(slug="data-entry").update(review_policy="none")
+    do_set_sla_policy(
+        world.lead, world.engagement_a, turnaround_minutes=60, turnaround_business=False
+    )
+    late = _delivered(world, world.engagement_a, world.member_a, 60 * 30)  # a day and more
+    do_replay_clocks([late.pk])
+    missed_on = (late.created_at + dt.timedelta(hours=1)).astimezone(UTC).date()
+    delivered_on = (late.created_at + dt.timedelta(hours=30)).astimezone(UTC).date()
+    assert missed_on != delivered_on
+
+    def on(day: dt.date) -> tuple[int, int]:
+        figures = attainment_figures(
+            world.lead, kind=ClockKind.TURNAROUND, start=day, end=day, group_by="engagement"
+        )
+        return figures.total.met, figures.total.breached
+
+    assert on(missed_on) == (0, 1)
+    assert on(delivered_on) == (0, 0)
+
+
+def test_impossible_dates_and_other_clients_engagements_are_refused(world: World) -> None:
+    from django.test import Client as HttpClient
+
+    _, secret = do_create_api_token(world.member_a, name="figures")
+    http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    for query in ({"end": "0001-01-05"}, {"start": "9999-12-30", "end": "9999-12-31"}):
+        answer = http.get("/api/v1/sla/attainment", query)
+        assert answer.status_code == 422, query
+        assert "Ask for days between" in answer.json()["detail"]
+    page = login(world.member_a).get(
+        "/service-levels/", {"start": "9999-12-30", "end": "9999-12-31"}
+    )
+    assert page.status_code == 400 and "Ask for days between" in page.content.decode()
+    theirs = http.get("/api/v1/sla/attainment", {"engagement_id": world.engagement_b.pk})
+    missing = http.get("/api/v1/sla/attainment", {"engagement_id": 999999})
+    assert theirs.status_code == missing.status_code == 404

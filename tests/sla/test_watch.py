@@ -95,3 +95,45 @@ def test_the_route_command_runs_the_watch(world: World) -> None:
     out = StringIO()
     call_command("route", stdout=out)
     assert "SLA: 1 open item(s) replayed, 1 warning(s), 0 escalation step(s)" in out.getvalue()
+
+
+def test_two_watches_at_once_say_nothing_twice(world: World) -> None:
+    from relaydesk.sla.actions import _announce
+    from relaydesk.sla.models import SlaClock, SlaPolicy
+
+    item = _item_submitted(world, hours_ago=5.2)
+    from relaydesk.sla.actions import do_replay_clocks
+
+    do_replay_clocks([item.pk])
+    # Both runs read the clock before either has spoken …
+    first = SlaClock.objects.select_related("item__engagement").get(item=item, kind="turnaround")
+    second = SlaClock.objects.select_related("item__engagement").get(pk=first.pk)
+    policy = SlaPolicy.objects.get(engagement=world.engagement_a)
+    _announce(first, policy, timezone.now())
+    _announce(second, policy, timezone.now())
+    # … and still each warning and step is said once, and the priority goes up one step.
+    kinds = [kind for kind, _, _ in _said(item)]
+    assert kinds.count("sla_warning") == 2 and kinds.count("sla_escalated") == 3
+    item.refresh_from_db()
+    assert item.priority == Priority.HIGH
+
+
+def test_raising_the_priority_keeps_the_policy_the_item_was_submitted_under(
+    world: World,
+) -> None:
+    item = _item_submitted(world, hours_ago=5.2)
+    # A stricter promise for high-priority work does not apply to a raised normal item.
+    do_set_sla_policy(
+        world.lead,
+        world.engagement_a,
+        priority=Priority.HIGH,
+        turnaround_minutes=30,
+        turnaround_business=False,
+    )
+    do_watch_clocks()
+    item.refresh_from_db()
+    assert item.priority == Priority.HIGH
+    from relaydesk.sla.models import SlaClock
+
+    clock = SlaClock.objects.get(item=item, kind="turnaround")
+    assert clock.target_seconds == 4 * 3600

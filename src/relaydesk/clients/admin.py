@@ -3,10 +3,10 @@
 from typing import Any
 
 from django.contrib import admin
-from django.db import transaction
 from django.http import HttpRequest
 
 from relaydesk.clients.models import Client, Engagement
+from relaydesk.tenancy import rowsecurity
 
 
 class EngagementInline(admin.StackedInline):
@@ -45,4 +45,4 @@ class EngagementAdmin(admin.ModelAdmin):
             from relaydesk.sla.actions import replay_after_change
 
             engagement = obj.pk
-            transaction.on_commit(lambda: replay_after_change([engagement]))
+            rowsecurity.on_commit_in_scope(lambda: replay_after_change([engagement]))

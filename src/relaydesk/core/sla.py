@@ -283,7 +283,8 @@ def replay(
             waiting_reply = None
             continue
         if state in _DELIVERED_STATES:
-            turnaround.stop(at)
+            if turnaround.stopped_at is None:  # acceptance after delivery changes nothing
+                turnaround.stop(at)
             continue
         if turnaround.stopped_at is not None and not turnaround.cancelled:
             # Rework after delivery: the turnaround runs again until the next delivery.

@@ -326,9 +326,11 @@ def shown_review(user: User, review: Review) -> ReviewShown:
 
 
 def sampled_reason(item: WorkItem) -> str:
-    """Why the item is in review, from its last completion on the timeline."""
-    last = item.events.filter(kind=Action.COMPLETE.value).order_by("-at", "-pk").first()
-    reason = str(last.data.get("sampled", "")) if last is not None else ""
+    """Why the item is in review, from its last sampling decision on the timeline."""
+    from relaydesk.work.actions import QA_SAMPLING_EVENT
+
+    last = item.events.filter(kind=QA_SAMPLING_EVENT).order_by("-at", "-pk").first()
+    reason = last.note[:1].lower() + last.note[1:] if last is not None else ""
     if not reason and item.service.review_policy == "mandatory":
         reason = "review is mandatory for this service"
     return reason

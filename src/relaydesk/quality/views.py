@@ -38,7 +38,7 @@ def _answers(form: Any) -> dict[str, int | None]:
         key = name.removeprefix(ANSWER_PREFIX)
         if value == "na":
             answers[key] = None
-        elif value.isdigit():
+        elif value.isascii() and value.isdigit():
             answers[key] = int(value)
         else:
             raise Invalid(f"The answer to '{key}' is not one of the choices.")

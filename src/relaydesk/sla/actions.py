@@ -75,7 +75,7 @@ def do_replay_clocks(item_ids: Iterable[int], *, at: dt.datetime | None = None) 
             seen |= _store(item, clocks, kept, now)
             turnaround = next((c for c in clocks if c.kind is ClockKind.TURNAROUND), None)
             # Without a turnaround target the item is due by its hard deadline, if it has one.
-            due = turnaround.due_at if turnaround is not None else item.deadline or item.due_at
+            due = turnaround.due_at if turnaround is not None else item.deadline
             if due != item.due_at:
                 WorkItem.objects.filter(pk=item.pk).update(due_at=due)
         stale = [row.pk for key, row in kept.items() if key not in seen]
@@ -295,7 +295,20 @@ def do_watch_clocks(*, at: dt.datetime | None = None) -> WatchRun:
 
 
 def _announce(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tuple[int, int]:
-    """Say what ``clock`` has newly reached; how many warnings and steps were said."""
+    """Say what ``clock`` has newly reached; how many warnings and steps were said.
+
+    The clock is read again under its row lock, so two watches running at once
+    never say the same thing twice.
+    """
+    with transaction.atomic():
+        fresh = SlaClock.objects.select_for_update().filter(pk=clock.pk).order_by().first()
+        if fresh is None:
+            return 0, 0
+        fresh.item = clock.item
+        return _announce_locked(fresh, policy, now)
+
+
+def _announce_locked(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tuple[int, int]:
     used = clock.elapsed_seconds / clock.target_seconds * 100 if clock.target_seconds else 0
     breached = clock.status == ClockStatus.BREACHED.value
     if breached:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from relaydesk.sla.actions import replay_after_change
 from relaydesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
+from relaydesk.tenancy import rowsecurity
 
 
 @admin.register(BusinessCalendar)
@@ -26,7 +26,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         # Every engagement counting on this calendar gets its open items' due times again.
         engagements = list(obj.engagements.values_list("pk", flat=True)) if change else []
         if engagements:
-            transaction.on_commit(lambda: replay_after_change(engagements))
+            rowsecurity.on_commit_in_scope(lambda: replay_after_change(engagements))
 
 
 @admin.register(SlaPolicy)
@@ -49,12 +49,12 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
         engagement = obj.engagement_id
-        transaction.on_commit(lambda: replay_after_change([engagement]))
+        rowsecurity.on_commit_in_scope(lambda: replay_after_change([engagement]))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         engagement = obj.engagement_id
         super().delete_model(request, obj)
-        transaction.on_commit(lambda: replay_after_change([engagement]))
+        rowsecurity.on_commit_in_scope(lambda: replay_after_change([engagement]))
 
 
 @admin.register(SlaClock)

@@ -11,8 +11,9 @@ from ninja import Query, Router, Schema
 
 from relaydesk.accounts.models import User
 from relaydesk.core.sla import Clock, ClockKind
+from relaydesk.errors import Invalid
 from relaydesk.routing.api import READ_ERRORS, visible_item
-from relaydesk.sla.queries import AttainmentRow, attainment_figures, live_clocks
+from relaydesk.sla.queries import EARLIEST, LATEST, AttainmentRow, attainment_figures, live_clocks
 from relaydesk.sla.schemas import AttainmentOut, AttainmentRowOut, ClockOut, ItemClocksOut
 from relaydesk.work.schemas import ErrorOut
 
@@ -25,7 +26,14 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-FIGURE_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+FIGURE_ERRORS = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    422: ErrorOut,
+    429: ErrorOut,
+}
 
 
 def _clock_out(clock: Clock) -> ClockOut:
@@ -94,7 +102,9 @@ def attainment(request: HttpRequest, query: Query[AttainmentQuery]) -> Attainmen
     site, agent (the provider only), month or week — the figures the *Service levels* page
     and its CSV show. A client's people get their own client's figures."""
     end = query.end or timezone.now().astimezone(dt.UTC).date()
-    start = query.start or end - dt.timedelta(days=29)
+    if not EARLIEST <= end <= LATEST:
+        raise Invalid(f"Ask for days between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.")
+    start = query.start or max(EARLIEST, end - dt.timedelta(days=29))
     figures = attainment_figures(
         _user(request),
         kind=ClockKind(query.kind),

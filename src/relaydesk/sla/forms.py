@@ -14,7 +14,7 @@ from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement
 from relaydesk.clients.queries import visible_engagements
 from relaydesk.core.sla import ClockKind
-from relaydesk.sla.queries import groupings_for
+from relaydesk.sla.queries import EARLIEST, LATEST, groupings_for
 
 #: The period shown when none is asked for: the last 30 UTC days, today included.
 DEFAULT_DAYS = 30
@@ -64,7 +64,14 @@ class AttainmentFilter(forms.Form):
         data["kind"] = ClockKind(data.get("kind") or ClockKind.TURNAROUND.value)
         data["group_by"] = data.get("group_by") or self.default_group
         data["end"] = data.get("end") or today
-        data["start"] = data.get("start") or data["end"] - dt.timedelta(days=DEFAULT_DAYS - 1)
+        span = dt.timedelta(days=DEFAULT_DAYS - 1)
+        data["start"] = data.get("start") or (
+            data["end"] - span if data["end"] >= EARLIEST + span else EARLIEST
+        )
         if data["end"] < data["start"]:
             self.add_error("end", "The period ends before it starts.")
+        elif data["start"] < EARLIEST or data["end"] > LATEST:
+            self.add_error(
+                "start", f"Ask for days between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
+            )
         return data

@@ -345,7 +345,7 @@ def parse_warn_at(text: str) -> tuple[int, ...]:
     for part in text.replace(" ", "").split(","):
         if not part:
             continue
-        if not part.isdigit() or not 1 <= int(part) <= 99:
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= 99:
             raise ValidationError(
                 f"“{part}” is not a percentage between 1 and 99; write them like 75,90."
             )

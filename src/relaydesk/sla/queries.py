@@ -7,11 +7,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models import Case, Count, F, Q, When
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
+from relaydesk.clients.queries import visible_engagements
 from relaydesk.core.calendars import BusinessCalendar as CalendarRules
 from relaydesk.core.calendars import add_business_time, business_time_between
 from relaydesk.core.permissions import Permission, can
@@ -25,7 +26,7 @@ from relaydesk.core.sla import (
     TimelineEntry,
     replay,
 )
-from relaydesk.errors import Invalid, NotAllowed
+from relaydesk.errors import Invalid, NotAllowed, NotFound
 from relaydesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
@@ -83,15 +84,17 @@ def policy_for(item: WorkItem, policies: Iterable[SlaPolicy]) -> SlaPolicy | Non
     """The most specific of the engagement's ``policies`` that covers ``item``.
 
     Service and priority beat service alone, which beats priority alone, which
-    beats the engagement's default.
+    beats the engagement's default. The priority is the one the item was
+    submitted with (an escalation's raise keeps the promise it had).
     """
+    priority = item.promised_priority if item.promised_priority is not None else item.priority
     best: tuple[int, SlaPolicy] | None = None
     for policy in policies:
         if policy.engagement_id != item.engagement_id:
             continue
         if policy.service_id not in (None, item.service_id):
             continue
-        if policy.priority is not None and policy.priority != item.priority:
+        if policy.priority is not None and policy.priority != priority:
             continue
         rank = (2 if policy.service_id else 0) + (1 if policy.priority is not None else 0)
         if best is None or rank > best[0]:
@@ -211,6 +214,9 @@ GROUPINGS: dict[str, str] = {
     "month": "Month",
     "week": "Week",
 }
+#: The days figures can be asked for (anything outside is a typing slip).
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2100, 12, 31)
 # Who did the work is the provider's business: clients see their figures by the rest.
 PROVIDER_ONLY_GROUPINGS = frozenset({"agent"})
 
@@ -270,9 +276,10 @@ def attainment_figures(
     decided when it has an outcome: met when it stopped in time (counted on the
     day it stopped), breached when it passed its due time (counted on the day
     it did, whether or not it has stopped since). Days are UTC days, ``end``
-    included. A client's people see their own client's figures only; the
-    provider sees every client. Counted by the database, grouped by
-    ``group_by`` (see :data:`GROUPINGS`). Raises :class:`Invalid` for a
+    included, from :data:`EARLIEST` to :data:`LATEST`. A client's people see
+    their own client's figures only; the provider sees every client. Counted
+    by the database, grouped by ``group_by`` (see :data:`GROUPINGS`). Raises
+    :class:`NotFound` for an engagement the actor cannot see, :class:`Invalid` for a
     grouping the actor may not use or a period that ends before it starts.
     """
     if not can(actor.role_enum, Permission.VIEW_SERVICE_LEVELS):
@@ -281,13 +288,25 @@ def attainment_figures(
         raise Invalid(f"Group by one of: {', '.join(groupings_for(actor))}.")
     if end < start:
         raise Invalid("The period ends before it starts.")
+    if start < EARLIEST or end > LATEST:
+        raise Invalid(f"Ask for days between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.")
+    if engagement_id is not None and not (
+        visible_engagements(actor).filter(pk=engagement_id).exists()
+    ):
+        raise NotFound(f"No engagement {engagement_id}.")
     if (end - start).days > 366 * 3:
         raise Invalid("Ask for at most three years at a time.")
     begin = dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC)
     finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
     clocks = SlaClock.objects.filter(
         kind=kind.value, status__in=(ClockStatus.MET.value, ClockStatus.BREACHED.value)
-    ).annotate(outcome=Coalesce("stopped_at", "breached_at"))
+    ).annotate(
+        # A miss counts on the day it happened, whenever the clock stops after it.
+        outcome=Case(
+            When(status=ClockStatus.BREACHED.value, then=F("breached_at")),
+            default=F("stopped_at"),
+        )
+    )
     clocks = clocks.filter(outcome__gte=begin, outcome__lt=finish)
     if actor.is_client_user:
         clocks = clocks.filter(client_id=actor.client_id or 0)

@@ -210,6 +210,7 @@ def do_submit_work_item(
             title=title,
             description=request.description,
             priority=request.priority,
+            promised_priority=request.priority,
             jurisdiction=request.jurisdiction.strip().upper(),
             language=request.language.strip().lower(),
             external_ref=request.external_ref,
@@ -398,6 +399,9 @@ def may_give_verdict(actor: User, item: WorkItem) -> bool:
     return Action.APPROVE in allowed_actions(facts, item_facts(item), [Action.APPROVE])
 
 
+# The internal timeline entry that says why a completed item was or was not sampled for QA.
+QA_SAMPLING_EVENT = "qa_sampling"
+
 # A review's verdicts, which a scored review (relaydesk.quality) gives where a scorecard applies.
 _SCORED_VERDICTS = frozenset({Action.APPROVE, Action.RETURN_FOR_REWORK})
 
@@ -487,8 +491,6 @@ def _apply(
     item.state = after.value
     item.updated_at = at
     data = dict(data or {})
-    if sampling is not None:
-        data["sampled"] = sampling.reason
     if action in (Action.ASSIGN, Action.TAKE):
         assert new_owner is not None
         data["owner"] = new_owner.full_name
@@ -520,6 +522,12 @@ def _apply(
         at=at,
         data=data,
     )
+    if sampling is not None:
+        # Why it went to QA or not names the agent's standing (probation, a failed review):
+        # the provider's business, kept on an internal entry of its own, out of the audit
+        # detail and of the client's export.
+        reason = sampling.reason[:1].upper() + sampling.reason[1:]
+        _event(item, None, QA_SAMPLING_EVENT, note=reason, internal=True, at=at)
     # Receivers read the item after the commit, so they keep the actor's row-security scope.
     rowsecurity.on_commit_in_scope(
         lambda: work_item_changed.send(

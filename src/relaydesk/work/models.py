@@ -65,6 +65,15 @@ class WorkItem(models.Model):
             "calendar, or the hard deadline when that is earlier."
         ),
     )
+    promised_priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices,
+        null=True,
+        blank=True,
+        help_text=(
+            "The priority the item was submitted with. Its SLA policy follows this one, so "
+            "raising the priority of a late item does not change what was promised."
+        ),
+    )
     deadline = models.DateTimeField(
         null=True,
         blank=True,
@@ -164,6 +173,7 @@ EVENT_LABELS = {
     "sla_warning": "SLA warning",
     "sla_breached": "SLA target missed",
     "sla_escalated": "SLA escalation",
+    "qa_sampling": "QA sampling",
 }
 PAST_TENSE = {
     "queue": "Queued",

@@ -4,7 +4,8 @@ from django.db import migrations, models
 
 
 def requested_due_is_the_deadline(apps, schema_editor):
-    """Until now an item's due time was the one its submitter asked for: a hard deadline."""
+    """Until now an item's due time was the one its submitter asked for: a hard deadline;
+    and its priority was the one it was submitted with."""
     if schema_editor.connection.vendor == "postgresql":
         # Behind row-level security the migration sees every client's items only in the
         # provider's scope (for this transaction).
@@ -12,6 +13,7 @@ def requested_due_is_the_deadline(apps, schema_editor):
             cursor.execute("SELECT set_config('relaydesk.scope', 'provider', true)")
     WorkItem = apps.get_model("work", "WorkItem")
     WorkItem.objects.filter(due_at__isnull=False).update(deadline=models.F("due_at"))
+    WorkItem.objects.update(promised_priority=models.F("priority"))
 
 
 class Migration(migrations.Migration):
@@ -35,6 +37,20 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(
                 blank=True,
                 help_text="When the item is due (UTC): the turnaround target's due time on the engagement's calendar, or the hard deadline when that is earlier.",
+                null=True,
+            ),
+        ),
+        migrations.AddField(
+            model_name="workitem",
+            name="promised_priority",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                choices=[(1, "Low"), (2, "Normal"), (3, "High"), (4, "Urgent")],
+                help_text=(
+                    "The priority the item was submitted with. Its SLA policy follows this "
+                    "one, so raising the priority of a late item does not change what was "
+                    "promised."
+                ),
                 null=True,
             ),
         ),
