@@ -78,6 +78,18 @@ def test_a_refused_review_shows_the_form_again_with_the_answers(
     assert in_review.state == "in_review"
 
 
+def test_an_answer_that_is_no_choice_is_refused_not_crashed_on(
+    world: World, in_review: WorkItem
+) -> None:
+    for odd in ("²", "-1", "x"):
+        answer = login(world.qa).post(
+            f"/items/{in_review.pk}/review/",
+            {"answer-accuracy": odd, "answer-privacy": "1", "comments": ""},
+        )
+        assert answer.status_code == 422, odd
+        assert "is not one of the choices" in answer.content.decode()
+
+
 def test_leads_see_the_result_the_agent_may_dispute_once_the_client_sees_none(
     world: World, in_review: WorkItem
 ) -> None:

@@ -20,6 +20,7 @@ from relaydesk.work.actions import (
     do_transition,
 )
 from relaydesk.work.models import WorkItem
+from tests.audit.test_recording import back_office_user
 from tests.conftest import World, login
 
 UTC = dt.UTC
@@ -225,8 +226,9 @@ def test_only_provider_admins_and_leads_set_policies_and_bad_ones_are_refused(
             service=Service.objects.get(slug="customer-support"),
             turnaround_minutes=60,
         )
-    with pytest.raises(Invalid, match="between 1 and 99"):
-        do_set_sla_policy(world.lead, world.engagement_a, turnaround_minutes=60, warn_at="75,150")
+    for odd in ("75,150", "75,²", "75,x"):
+        with pytest.raises(Invalid, match="between 1 and 99"):
+            do_set_sla_policy(world.lead, world.engagement_a, turnaround_minutes=60, warn_at=odd)
 
 
 def test_the_item_page_shows_the_clocks_to_provider_and_client(
@@ -253,3 +255,35 @@ def test_an_item_no_policy_covers_says_so(world: World) -> None:
     item = _submit_at(world, timezone.now())
     page = login(world.lead).get(f"/items/{item.pk}/").content.decode()
     assert "No SLA policy covers this item" in page
+
+
+def test_a_policy_changed_in_the_back_office_moves_open_items_due_times(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    policy = do_set_sla_policy(
+        world.lead, world.engagement_a, turnaround_minutes=240, turnaround_business=False
+    )
+    start = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        item = _submit_at(world, start)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        saved = login(back_office_user()).post(
+            f"/admin/sla/slapolicy/{policy.pk}/change/",
+            {
+                "engagement": world.engagement_a.pk,
+                "service": "",
+                "priority": "",
+                "first_response_minutes": "",
+                "next_response_minutes": "",
+                "turnaround_minutes": "120",
+                "warn_at": "75,90",
+                "lead_at": "90",
+                "raise_priority_at": "100",
+                "client_at": "125",
+            },
+        )
+    assert saved.status_code == 302, saved.content.decode()[:500]
+    policy.refresh_from_db()
+    assert policy.turnaround_minutes == 120
+    item.refresh_from_db()
+    assert item.due_at == start + dt.timedelta(hours=2)
