@@ -17,6 +17,7 @@ from relaydesk.core.calendars import BusinessCalendar as CalendarRules
 from relaydesk.core.calendars import add_business_time, business_time_between
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import Role
+from relaydesk.core.sla import Attainment as ClockAttainment
 from relaydesk.core.sla import (
     Clock,
     ClockKind,
@@ -222,23 +223,17 @@ PROVIDER_ONLY_GROUPINGS = frozenset({"agent"})
 
 
 @dataclass(frozen=True, slots=True)
-class AttainmentRow:
+class AttainmentRow(ClockAttainment):
     """Met and breached clocks of one group (an engagement, a service, a site, a month …)."""
 
-    key: str
-    label: str
-    met: int
-    breached: int
-
-    @property
-    def decided(self) -> int:
-        """Clocks with an outcome in the period."""
-        return self.met + self.breached
+    key: str = ""
+    label: str = ""
 
     @property
     def percent(self) -> float | None:
-        """Met as a share of decided clocks, in per cent (one decimal); None without any."""
-        return round(self.met / self.decided * 100, 1) if self.decided else None
+        """Met as a share of decided clocks, in per cent to one decimal; None without any."""
+        share = ClockAttainment.percent.fget(self)  # type: ignore[attr-defined]
+        return None if share is None else round(share, 1)
 
 
 @dataclass(frozen=True, slots=True)
