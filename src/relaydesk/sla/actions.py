@@ -239,11 +239,6 @@ def replay_after_change(engagement_ids: Iterable[int]) -> None:
 # --- the watch --------------------------------------------------------------------------------
 
 _WATCHED_STATUSES = (ClockStatus.RUNNING.value, ClockStatus.BREACHED.value)
-_STEP_TEXT = {
-    1: "operations lead alerted",
-    2: "priority raised",
-    3: "client's admins told",
-}
 
 
 @dataclass(frozen=True, slots=True)
