@@ -60,14 +60,14 @@ def _denied(request: HttpRequest, refusal: ActionRefused, obj: Any, client_id: i
 
 def _item_page_again(request: HttpRequest, item: WorkItem, refusal: ActionRefused) -> HttpResponse:
     """The item page with the scorecard form filled in again and the refusal above it."""
-    from relaydesk.work.views import _detail_context
+    from relaydesk.work.views import item_page_context
 
     user = _user(request)
     fresh = get_visible_item(user, item.pk)
     if fresh is None:
         raise Http404("No such work item.")
     _denied(request, refusal, fresh, fresh.client_id)
-    context = _detail_context(request, fresh)
+    context = item_page_context(request, fresh)
     answers = {k: str(v) for k, v in request.POST.items() if k.startswith(ANSWER_PREFIX)}
     context["quality"] = queries.review_panel(
         user,

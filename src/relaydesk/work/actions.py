@@ -368,12 +368,19 @@ def qa_sampling(item: WorkItem, at: dt.datetime | None = None) -> SampleDecision
     return qa_sample_decision(item, at=at)
 
 
-def item_facts(item: WorkItem, *, sampling: SampleDecision | None = None) -> ItemFacts:
-    """The facts about ``item`` that the state machine needs (``sampling``: already decided)."""
+def item_facts(
+    item: WorkItem, *, sampling: SampleDecision | None = None, with_sampling: bool = True
+) -> ItemFacts:
+    """The facts about ``item`` that the state machine needs (``sampling``: already decided).
+
+    ``with_sampling=False`` leaves the QA sample undecided (not sampled): whether an
+    action is allowed never depends on it, only where completing the item leads, so
+    listing what someone may do skips the agent-history queries it costs.
+    """
     service = item.service
     review_role = Role(service.review_role) if service.review_role else None
     policy = ReviewPolicy(service.review_policy)
-    decision = sampling or qa_sampling(item)
+    decision = sampling or (qa_sampling(item) if with_sampling else None)
     return ItemFacts(
         state=item.state_enum,
         review_policy=policy,
@@ -386,7 +393,8 @@ def actions_for(actor: User, item: WorkItem) -> list[Action]:
     """The lifecycle actions ``actor`` may take on ``item`` now (ASSIGN excluded: it needs a
     chosen agent and has its own form)."""
     candidates = [a for a in Action if a not in (Action.ASSIGN, Action.QUEUE)]
-    allowed = allowed_actions(actor_facts(actor, item), item_facts(item), candidates)
+    facts = item_facts(item, with_sampling=False)
+    allowed = allowed_actions(actor_facts(actor, item), facts, candidates)
     if set(allowed) & _SCORED_VERDICTS and _scorecard_applies(item):
         # The scorecard form gives the verdict: no approval or rework without a score.
         allowed = [a for a in allowed if a not in _SCORED_VERDICTS]
@@ -396,7 +404,8 @@ def actions_for(actor: User, item: WorkItem) -> list[Action]:
 def may_give_verdict(actor: User, item: WorkItem) -> bool:
     """True when ``actor`` may approve ``item`` in review (with a scorecard, by scoring it)."""
     facts = actor_facts(actor, item)
-    return Action.APPROVE in allowed_actions(facts, item_facts(item), [Action.APPROVE])
+    listed = item_facts(item, with_sampling=False)
+    return Action.APPROVE in allowed_actions(facts, listed, [Action.APPROVE])
 
 
 # The internal timeline entry that says why a completed item was or was not sampled for QA.
@@ -431,7 +440,9 @@ def _decide(
     actor: User | None, item: WorkItem, action: Action, sampling: SampleDecision | None = None
 ) -> State:
     try:
-        return decide(action, actor_facts(actor, item), item_facts(item, sampling=sampling))
+        # Only completing the item asks whether it goes to QA.
+        facts = item_facts(item, sampling=sampling, with_sampling=action is Action.COMPLETE)
+        return decide(action, actor_facts(actor, item), facts)
     except NotPermitted as refusal:
         raise NotAllowed(refusal.message) from refusal
     except IllegalTransition as refusal:

@@ -623,7 +623,8 @@ def _held_panel(user: User, item: WorkItem) -> RoutingPanel | None:
     )
 
 
-def _detail_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
+def item_page_context(request: HttpRequest, item: WorkItem) -> dict[str, Any]:
+    """What the item page shows the signed-in person (also after a refused form elsewhere)."""
     user = _user(request)
     allowed = actions.actions_for(user, item)
     return {
@@ -659,7 +660,7 @@ def _visible_item_or_404(request: HttpRequest, item_id: int) -> WorkItem:
 def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     """One item: details, timeline, comments, files and the actions allowed now."""
     item = _visible_item_or_404(request, item_id)
-    return render(request, "work/item_detail.html", _detail_context(request, item))
+    return render(request, "work/item_detail.html", item_page_context(request, item))
 
 
 def _refused(request: HttpRequest, item: WorkItem, refusal: ActionRefused) -> HttpResponse:
@@ -677,7 +678,7 @@ def _refused(request: HttpRequest, item: WorkItem, refusal: ActionRefused) -> Ht
             client=fresh.client_id,
             source_ip=client_ip(request),
         )
-    context = _detail_context(request, fresh)
+    context = item_page_context(request, fresh)
     context["error"] = refusal.message
     return render(request, "work/item_detail.html", context, status=refusal.status)
 
@@ -810,7 +811,7 @@ def item_reveal(request: HttpRequest, item_id: int) -> HttpResponse:
         details = actions.do_reveal_sensitive(_user(request), item, source_ip=client_ip(request))
     except ActionRefused as refusal:
         return _refused(request, item, refusal)
-    context = _detail_context(request, item)
+    context = item_page_context(request, item)
     context.update(sensitive=details, revealed=True)
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "work/item_detail.html#sensitive", context)
