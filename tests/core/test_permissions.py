@@ -52,6 +52,9 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.CONFIGURE_QUALITY: {A, L},
     P.DISPUTE_REVIEW: {G},
     P.DECIDE_DISPUTES: {A, L},
+    P.VIEW_QUALITY: {A, L, Q, S, CA, CM},
+    P.RUN_CALIBRATION: {A, L},
+    P.TAKE_PART_IN_CALIBRATION: {A, L, Q, S},
 }
 
 
@@ -84,6 +87,8 @@ def test_clients_never_hold_a_provider_permission() -> None:
         P.CONFIGURE_QUALITY,
         P.DISPUTE_REVIEW,
         P.DECIDE_DISPUTES,
+        P.RUN_CALIBRATION,
+        P.TAKE_PART_IN_CALIBRATION,
     }
     for permission in provider_only:
         assert not roles_with(permission) & {CA, CM}, permission

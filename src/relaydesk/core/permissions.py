@@ -49,6 +49,9 @@ class Permission(StrEnum):
     CONFIGURE_QUALITY = "configure_quality"
     DISPUTE_REVIEW = "dispute_review"
     DECIDE_DISPUTES = "decide_disputes"
+    VIEW_QUALITY = "view_quality"
+    RUN_CALIBRATION = "run_calibration"
+    TAKE_PART_IN_CALIBRATION = "take_part_in_calibration"
 
     @property
     def description(self) -> str:
@@ -89,6 +92,13 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.CONFIGURE_QUALITY: "Publish QA scorecards and set engagements' QA sampling rules",
     Permission.DISPUTE_REVIEW: "Dispute a QA review of their own work, once per review",
     Permission.DECIDE_DISPUTES: "Decide disputed QA reviews: uphold the review or overturn it",
+    Permission.VIEW_QUALITY: "See QA figures: scores, accuracy, defects (clients: their own only)",
+    Permission.RUN_CALIBRATION: (
+        "Run calibration sessions: choose items and reviewers, score the benchmark, close"
+    ),
+    Permission.TAKE_PART_IN_CALIBRATION: (
+        "Score the items of calibration sessions they are invited to, blind to the others"
+    ),
 }
 
 _P = Permission
@@ -113,6 +123,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.CONFIGURE_QUALITY,
             _P.DECIDE_DISPUTES,
             _P.VIEW_SERVICE_LEVELS,
+            _P.VIEW_QUALITY,
+            _P.RUN_CALIBRATION,
+            _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
     Role.OPS_LEAD: frozenset(
@@ -133,6 +146,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.CONFIGURE_QUALITY,
             _P.DECIDE_DISPUTES,
             _P.VIEW_SERVICE_LEVELS,
+            _P.VIEW_QUALITY,
+            _P.RUN_CALIBRATION,
+            _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
     Role.AGENT: frozenset(
@@ -153,6 +169,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVIEW_WORK,
             _P.POST_INTERNAL,
             _P.REVEAL_SENSITIVE,
+            _P.VIEW_QUALITY,
+            _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
     Role.SUPERVISING_ATTORNEY: frozenset(
@@ -161,6 +179,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVIEW_WORK,
             _P.POST_INTERNAL,
             _P.REVEAL_SENSITIVE,
+            _P.VIEW_QUALITY,
+            _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
     Role.CLIENT_ADMIN: frozenset(
@@ -174,6 +194,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.VIEW_CLIENT_AUDIT,
             _P.EXPORT_CLIENT_DATA,
             _P.VIEW_SERVICE_LEVELS,
+            _P.VIEW_QUALITY,
         }
     ),
     Role.CLIENT_MEMBER: frozenset(
@@ -185,6 +206,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.CANCEL_WORK,
             _P.REVEAL_SENSITIVE,
             _P.VIEW_SERVICE_LEVELS,
+            _P.VIEW_QUALITY,
         }
     ),
 }

@@ -368,6 +368,16 @@ class ReviewScore:
         return not self.auto_failed and round(self.score, 2) >= self.pass_mark
 
     @property
+    def counted(self) -> int:
+        """How many answered criteria count towards accuracy (bonus criteria do not)."""
+        return sum(1 for result in self.results if not result.bonus)
+
+    @property
+    def at_full_marks(self) -> int:
+        """How many of the :attr:`counted` criteria got full marks."""
+        return sum(1 for result in self.results if not result.bonus and result.full_marks)
+
+    @property
     def per_criterion(self) -> dict[str, float]:
         """Each answered criterion's 0-100 score, by key (bonus criteria included)."""
         return {result.key: result.score for result in self.results}
@@ -878,10 +888,8 @@ def quality_summary(reviews: Iterable[ReviewScore]) -> QualitySummary:
         total += review.score
         passed += review.passed
         auto_failed += review.auto_failed
-        for result in review.results:
-            if not result.bonus:
-                answered += 1
-                at_full += result.full_marks
+        answered += review.counted
+        at_full += review.at_full_marks
         for category in defects(review):
             defect_counts[category] = defect_counts.get(category, 0) + 1
     return QualitySummary(

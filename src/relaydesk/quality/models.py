@@ -219,7 +219,10 @@ class Review(models.Model):
     ``agent`` is whose work it was (the item's owner when it was completed);
     ``sampled_reason`` says why the item went to review. ``failed_criteria`` holds
     the keys of the critical criteria that failed it. An ``overturned`` review was
-    disputed successfully: it no longer counts as failed in any figure.
+    disputed successfully: it no longer counts in any figure. ``counted_criteria``,
+    ``full_marks_criteria`` and ``defect_categories`` are the scored review's accuracy
+    and defects (see :class:`relaydesk.core.quality.ReviewScore`), kept so the
+    quality figures are counted by the database.
     """
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
@@ -242,6 +245,9 @@ class Review(models.Model):
     passed = models.BooleanField()
     auto_failed = models.BooleanField(default=False)
     failed_criteria = models.JSONField(default=list, blank=True)
+    counted_criteria = models.PositiveSmallIntegerField(default=0)
+    full_marks_criteria = models.PositiveSmallIntegerField(default=0)
+    defect_categories = models.JSONField(default=list, blank=True)
     comments = models.TextField(blank=True)
     sampled_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -252,6 +258,7 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["agent", "created_at"], name="review_agent_time"),
             models.Index(fields=["item", "created_at"], name="review_item_time"),
+            models.Index(fields=["created_at"], name="review_time"),
         ]
         constraints = [
             models.CheckConstraint(
