@@ -29,8 +29,8 @@ site and per agent:
 
 - index (the fast path): one ``CalendarIndex`` per calendar over the history's
   range (built in the run, and counted), then every item;
-- plain: ``add_business_time`` / ``business_time_between`` per question, as the
-  product's ``CalendarMeasure`` asks them, on a sample;
+- plain: ``add_business_time`` / ``business_time_between`` per question, through the
+  core's ``CalendarMeasure`` as the product asks them, on a sample;
 - naive: business time found by asking ``is_open`` minute after minute, what a
   system without calendar arithmetic does, on a smaller sample.
 
@@ -75,8 +75,7 @@ from functools import partial
 from relaydesk.core.calendars import (
     BusinessCalendar,
     CalendarIndex,
-    add_business_time,
-    business_time_between,
+    CalendarMeasure,
     is_open,
 )
 from relaydesk.core.sla import (
@@ -310,20 +309,6 @@ class History:
 
 
 # --- time measures ------------------------------------------------------------------------------
-
-
-class PlainMeasure:
-    """Business time from the plain calendar functions, one question at a time (as the
-    product's ``relaydesk.sla.queries.CalendarMeasure`` asks them)."""
-
-    def __init__(self, calendar: BusinessCalendar) -> None:
-        self.calendar = calendar
-
-    def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
-        return add_business_time(self.calendar, start, duration)
-
-    def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
-        return business_time_between(self.calendar, start, end)
 
 
 def _next_minute(at: dt.datetime) -> dt.datetime:
@@ -584,7 +569,7 @@ def run(args: argparse.Namespace) -> None:
     # The samples: the fast path again, the plain functions, the naive walk.
     print(flush=True)
     settle()
-    plain_measures = [PlainMeasure(e.calendar) for e in ENGAGEMENTS]
+    plain_measures = [CalendarMeasure(e.calendar) for e in ENGAGEMENTS]
     naive_measures = [MinuteWalk(e.calendar) for e in ENGAGEMENTS]
     found: dict[str, list[list[Clock]]] = {}
     found["index"], fast_sample = timed(

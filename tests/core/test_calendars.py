@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from relaydesk.core.calendars import (
     BusinessCalendar,
     CalendarIndex,
+    CalendarMeasure,
     Span,
     add_business_time,
     business_time_between,
@@ -29,6 +30,7 @@ from relaydesk.core.calendars import (
     public_holidays,
     spans_on,
 )
+from relaydesk.core.sla import TimeMeasure
 
 UTC = dt.UTC
 NEW_YORK = ZoneInfo("America/New_York")
@@ -407,6 +409,21 @@ def test_the_index_answers_outside_its_range_like_the_plain_functions() -> None:
         CalendarIndex(NEW_YORK_OFFICE, utc(2026, 7, 8), utc(2026, 7, 1))
 
 
+def test_a_calendar_measure_times_sla_clocks_on_the_plain_functions() -> None:
+    """Given New York office hours with US holidays, measured one question at a time."""
+    measure: TimeMeasure = CalendarMeasure(NEW_YORK_OFFICE)
+    index = CalendarIndex(NEW_YORK_OFFICE, utc(2026, 7, 1), utc(2026, 7, 8))
+    # Friday evening in Manila is the observed Independence Day in New York: the first
+    # 8 business hours are Monday's, 09:00-17:00 in New York.
+    submitted = local(MANILA, 2026, 7, 3, 19)
+    monday_evening = local(NEW_YORK, 2026, 7, 6, 17)
+    assert measure.add(submitted, 8 * HOUR) == monday_evening == index.add(submitted, 8 * HOUR)
+    assert measure.add(submitted, dt.timedelta(0)) == submitted
+    assert measure.between(submitted, monday_evening) == 8 * HOUR
+    assert measure.between(monday_evening, submitted) == dt.timedelta(0)
+    assert CalendarMeasure(NEW_YORK_OFFICE) == measure
+
+
 # --- properties -------------------------------------------------------------------------------
 
 ZONES = ["UTC", "America/New_York", "Europe/London", "Asia/Manila", "Australia/Lord_Howe"]
@@ -549,11 +566,14 @@ def test_a_24_7_calendar_is_elapsed_time_across_clock_changes(zone, a, b, durati
     calendars(),
     st.lists(st.tuples(instants, instants, durations), min_size=1, max_size=15),
 )
-def test_the_index_agrees_with_the_plain_functions(calendar, questions) -> None:
+def test_the_index_and_the_measure_agree_with_the_plain_functions(calendar, questions) -> None:
     index = CalendarIndex(calendar, utc(2026, 4, 1), utc(2026, 12, 1))
+    measure = CalendarMeasure(calendar)
     for start, end, duration in questions:
-        assert index.add(start, duration) == add_business_time(calendar, start, duration)
-        assert index.between(start, end) == business_time_between(calendar, start, end)
+        added = add_business_time(calendar, start, duration)
+        assert index.add(start, duration) == added == measure.add(start, duration)
+        counted = business_time_between(calendar, start, end)
+        assert index.between(start, end) == counted == measure.between(start, end)
 
 
 # --- the wall clock as the independent judge of clock changes ---------------------------------

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relaydesk.core.calendars import BusinessCalendar, add_business_time, business_time_between
+from relaydesk.core.calendars import BusinessCalendar, CalendarMeasure
 from relaydesk.core.sla import (
     WALL_CLOCK,
     Clock,
@@ -36,23 +36,8 @@ NEXT = ClockKind.NEXT_RESPONSE
 TURNAROUND = ClockKind.TURNAROUND
 
 
-class OnCalendar:
-    """Business time on one calendar, the way the SLA app measures it."""
-
-    def __init__(self, calendar: BusinessCalendar) -> None:
-        self.calendar = calendar
-
-    def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
-        """The instant ``duration`` of business time after ``start``."""
-        return add_business_time(self.calendar, start, duration)
-
-    def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
-        """Business time from ``start`` to ``end``."""
-        return business_time_between(self.calendar, start, end)
-
-
 # Monday to Friday, 09:00-17:00 in New York; no public holidays.
-NEW_YORK_OFFICE = OnCalendar(BusinessCalendar.office_hours("America/New_York"))
+NEW_YORK_OFFICE = CalendarMeasure(BusinessCalendar.office_hours("America/New_York"))
 
 
 def at(hour: int, minute: int = 0, *, day: int = 12) -> dt.datetime:
@@ -601,7 +586,7 @@ def test_a_calendar_time_target_counts_every_hour_even_with_a_business_calendar(
 
 
 def test_a_round_the_clock_calendar_counts_like_the_wall() -> None:
-    measure = OnCalendar(BusinessCalendar.twenty_four_seven("America/New_York"))
+    measure = CalendarMeasure(BusinessCalendar.twenty_four_seven("America/New_York"))
     terms = SlaTerms(targets=(Target(TURNAROUND, 8 * HOUR),))
 
     (clock,) = replay(WORKED, terms, business=measure, now=at(14))

@@ -16,6 +16,7 @@ from relaydesk.work.actions import (
     do_transition,
 )
 from relaydesk.work.models import WorkItem
+from relaydesk.work.queries import visible_events
 from tests.conftest import World, submit
 
 
@@ -60,6 +61,12 @@ def test_mandatory_review_goes_to_the_attorney_and_never_to_the_worker(world: Wo
     do_transition(world.attorney, item, Action.APPROVE)
     item.refresh_from_db()
     assert item.state == State.DELIVERED and item.reviewer == world.attorney
+    # The attorney's note is the provider's business: the client sees the work restart.
+    client_sees = [e.kind for e in visible_events(world.member_a, item)]
+    assert Action.RETURN_FOR_REWORK.value not in client_sees
+    assert all("statute" not in e.note for e in visible_events(world.member_a, item))
+    lead_sees = visible_events(world.lead, item)
+    assert lead_sees.get(kind=Action.RETURN_FOR_REWORK.value).note == "Cite the statute."
 
 
 def test_illegal_transition_is_a_conflict_and_changes_nothing(world: World) -> None:

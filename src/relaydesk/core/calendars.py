@@ -57,7 +57,9 @@ per year as needed. A search for open time raises
 special hours lie ahead, and gives up after 10 years of closed days. Open
 intervals are cached per calendar and local date; for many questions over one
 period (recomputing SLA deadlines in bulk) a :class:`CalendarIndex` answers each
-with a binary search.
+with a binary search. Both a :class:`CalendarMeasure` (the plain functions, one
+question at a time) and a :class:`CalendarIndex` are the ``add`` / ``between``
+time measure that :mod:`relaydesk.core.sla` replays clocks with.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ import holidays as holidays_package
 __all__ = [
     "BusinessCalendar",
     "CalendarIndex",
+    "CalendarMeasure",
     "Span",
     "add_business_time",
     "business_time_between",
@@ -786,3 +789,25 @@ class CalendarIndex:
         if self._start <= first and last <= self._end:
             return dt.timedelta(microseconds=self._position(last) - self._position(first))
         return business_time_between(self._calendar, start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarMeasure:
+    """Business time on one calendar, one question at a time: ``add`` is
+    :func:`add_business_time` and ``between`` is :func:`business_time_between`.
+
+    It is the time measure :func:`relaydesk.core.sla.replay` asks for (it has the
+    ``add`` / ``between`` of :class:`relaydesk.core.sla.TimeMeasure`), for replaying
+    a few items; a :class:`CalendarIndex` gives the same answers faster for many
+    questions over one period.
+    """
+
+    calendar: BusinessCalendar
+
+    def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
+        """The instant (UTC) ``duration`` of business time after ``start``."""
+        return add_business_time(self.calendar, start, duration)
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """Business time from ``start`` to ``end`` (zero when ``end`` is not later)."""
+        return business_time_between(self.calendar, start, end)

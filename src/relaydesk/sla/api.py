@@ -6,14 +6,13 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Query, Router, Schema
 
 from relaydesk.accounts.models import User
 from relaydesk.core.sla import Clock, ClockKind
-from relaydesk.errors import Invalid
+from relaydesk.figures import default_period
 from relaydesk.routing.api import READ_ERRORS, visible_item
-from relaydesk.sla.queries import EARLIEST, LATEST, AttainmentRow, attainment_figures, live_clocks
+from relaydesk.sla.queries import AttainmentRow, attainment_figures, live_clocks
 from relaydesk.sla.schemas import AttainmentOut, AttainmentRowOut, ClockOut, ItemClocksOut
 from relaydesk.work.schemas import ErrorOut
 
@@ -101,10 +100,7 @@ def attainment(request: HttpRequest, query: Query[AttainmentQuery]) -> Attainmen
     """How many targets of one clock kind were met and missed, by engagement, service,
     site, agent (the provider only), month or week — the figures the *Service levels* page
     and its CSV show. A client's people get their own client's figures."""
-    end = query.end or timezone.now().astimezone(dt.UTC).date()
-    if not EARLIEST <= end <= LATEST:
-        raise Invalid(f"Ask for days between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.")
-    start = query.start or max(EARLIEST, end - dt.timedelta(days=29))
+    start, end = default_period(query.start, query.end)
     figures = attainment_figures(
         _user(request),
         kind=ClockKind(query.kind),

@@ -12,9 +12,8 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
-from relaydesk.clients.queries import visible_engagements
 from relaydesk.core.calendars import BusinessCalendar as CalendarRules
-from relaydesk.core.calendars import add_business_time, business_time_between
+from relaydesk.core.calendars import CalendarMeasure
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import Role
 from relaydesk.core.sla import Attainment as ClockAttainment
@@ -27,19 +26,18 @@ from relaydesk.core.sla import (
     TimelineEntry,
     replay,
 )
-from relaydesk.errors import Invalid, NotAllowed, NotFound
+from relaydesk.errors import NotAllowed
+from relaydesk.figures import check_figures_request, key_text, label_text, utc_bounds
 from relaydesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
 __all__ = [
-    "GROUPINGS",
     "Attainment",
     "AttainmentRow",
     "CalendarMeasure",
     "ReplayInputs",
     "attainment_figures",
     "calendar_rules",
-    "groupings_for",
     "live_clocks",
     "policies_of",
     "policy_for",
@@ -51,21 +49,6 @@ _CLIENT_ROLES = frozenset({Role.CLIENT_ADMIN.value, Role.CLIENT_MEMBER.value})
 # Rules built from a calendar, by (calendar id, when it last changed): reading holidays
 # and parsing hours once per process, not once per item.
 _RULES: dict[tuple[int, dt.datetime], CalendarRules] = {}
-
-
-class CalendarMeasure:
-    """Business time on one calendar, as :class:`relaydesk.core.sla.TimeMeasure` wants it."""
-
-    def __init__(self, rules: CalendarRules) -> None:
-        self.rules = rules
-
-    def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
-        """The instant ``duration`` of business time after ``start``."""
-        return add_business_time(self.rules, start, duration)
-
-    def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
-        """Business time from ``start`` to ``end``."""
-        return business_time_between(self.rules, start, end)
 
 
 def calendar_rules(calendar: BusinessCalendar | None, time_zone: str) -> CalendarRules:
@@ -207,20 +190,6 @@ def live_clocks(item: WorkItem, *, at: dt.datetime | None = None) -> list[Clock]
 
 # --- attainment -------------------------------------------------------------------------------
 
-GROUPINGS: dict[str, str] = {
-    "engagement": "Engagement",
-    "service": "Service",
-    "site": "Site",
-    "agent": "Agent",
-    "month": "Month",
-    "week": "Week",
-}
-#: The days figures can be asked for (anything outside is a typing slip).
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(2100, 12, 31)
-# Who did the work is the provider's business: clients see their figures by the rest.
-PROVIDER_ONLY_GROUPINGS = frozenset({"agent"})
-
 
 @dataclass(frozen=True, slots=True)
 class AttainmentRow(ClockAttainment):
@@ -248,13 +217,6 @@ class Attainment:
     total: AttainmentRow
 
 
-def groupings_for(actor: User) -> dict[str, str]:
-    """The groupings ``actor`` may ask for."""
-    if actor.is_client_user:
-        return {k: v for k, v in GROUPINGS.items() if k not in PROVIDER_ONLY_GROUPINGS}
-    return dict(GROUPINGS)
-
-
 def attainment_figures(
     actor: User,
     *,
@@ -271,28 +233,17 @@ def attainment_figures(
     decided when it has an outcome: met when it stopped in time (counted on the
     day it stopped), breached when it passed its due time (counted on the day
     it did, whether or not it has stopped since). Days are UTC days, ``end``
-    included, from :data:`EARLIEST` to :data:`LATEST`. A client's people see
-    their own client's figures only; the provider sees every client. Counted
-    by the database, grouped by ``group_by`` (see :data:`GROUPINGS`). Raises
-    :class:`NotFound` for an engagement the actor cannot see, :class:`Invalid` for a
-    grouping the actor may not use or a period that ends before it starts.
+    included. A client's people see their own client's figures only; the provider
+    sees every client. Counted by the database, grouped by ``group_by`` (see
+    :data:`relaydesk.figures.GROUPINGS`). A request no figures answer is refused by
+    :func:`relaydesk.figures.check_figures_request`.
     """
     if not can(actor.role_enum, Permission.VIEW_SERVICE_LEVELS):
         raise NotAllowed("Your role does not see SLA figures.")
-    if group_by not in groupings_for(actor):
-        raise Invalid(f"Group by one of: {', '.join(groupings_for(actor))}.")
-    if end < start:
-        raise Invalid("The period ends before it starts.")
-    if start < EARLIEST or end > LATEST:
-        raise Invalid(f"Ask for days between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.")
-    if engagement_id is not None and not (
-        visible_engagements(actor).filter(pk=engagement_id).exists()
-    ):
-        raise NotFound(f"No engagement {engagement_id}.")
-    if (end - start).days > 366 * 3:
-        raise Invalid("Ask for at most three years at a time.")
-    begin = dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC)
-    finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    check_figures_request(
+        actor, start=start, end=end, group_by=group_by, engagement_id=engagement_id
+    )
+    begin, finish = utc_bounds(start, end)
     clocks = SlaClock.objects.filter(
         kind=kind.value, status__in=(ClockStatus.MET.value, ClockStatus.BREACHED.value)
     ).annotate(
@@ -324,8 +275,8 @@ def attainment_figures(
     )
     rows = [
         AttainmentRow(
-            key=_key_text(row[key]),
-            label=_label_text(group_by, row[label]),
+            key=key_text(row[key]),
+            label=label_text(group_by, row[label]),
             met=row["met"],
             breached=row["breached"],
         )
@@ -350,18 +301,3 @@ def _group_columns(group_by: str) -> tuple[str, str]:
         "site": ("item__owner__agent__site_id", "item__owner__agent__site__name"),
         "agent": ("item__owner_id", "item__owner__full_name"),
     }[group_by]
-
-
-def _key_text(value: object) -> str:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    return "" if value is None else str(value)
-
-
-def _label_text(group_by: str, value: object) -> str:
-    if isinstance(value, dt.datetime):
-        day = value.date()
-        return f"{day:%B %Y}" if group_by == "month" else f"Week of {day:%-d %b %Y}"
-    if value is None:
-        return "Nobody" if group_by == "agent" else "No site" if group_by == "site" else "–"
-    return str(value)

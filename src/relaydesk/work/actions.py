@@ -408,6 +408,9 @@ def may_give_verdict(actor: User, item: WorkItem) -> bool:
     return Action.APPROVE in allowed_actions(facts, listed, [Action.APPROVE])
 
 
+# Moves whose timeline entries only the provider reads.
+_PROVIDER_ONLY_MOVES = (Action.ASSIGN, Action.TAKE, Action.RELEASE, Action.RETURN_FOR_REWORK)
+
 # The internal timeline entry that says why a completed item was or was not sampled for QA.
 QA_SAMPLING_EVENT = "qa_sampling"
 
@@ -529,7 +532,9 @@ def _apply(
         from_state=before,
         to_state=after,
         note=note,
-        internal=internal or action in (Action.ASSIGN, Action.TAKE, Action.RELEASE),
+        # Who holds an item, and a reviewer sending work back, are the provider's business:
+        # the client sees the work restart, not the review's notes.
+        internal=internal or action in _PROVIDER_ONLY_MOVES,
         at=at,
         data=data,
     )
