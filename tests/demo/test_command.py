@@ -10,6 +10,7 @@ from django.db import transaction
 
 from relaydesk.demo.builder import DEMO_LOGINS, DEMO_PASSWORD, build_demo
 from relaydesk.demo.plan import plan_items, plan_people
+from relaydesk.quality.models import Dispute, Review
 from relaydesk.work.models import WorkItem
 
 from .conftest import NOW
@@ -19,11 +20,25 @@ class _Undo(Exception):
     """Raised to roll a build back."""
 
 
-def _snapshot() -> list[tuple[str, str, str, int]]:
+def _snapshot() -> list[tuple[str, str, str, int, list[tuple[str, bool, str, str]]]]:
     return [
-        (item.title, item.state, item.owner.email if item.owner else "", item.events.count())
+        (
+            item.title,
+            item.state,
+            item.owner.email if item.owner else "",
+            item.events.count(),
+            # Its reviews: score, outcome, comments, and any dispute's outcome.
+            [
+                (str(r.score), r.passed, r.comments, r.dispute.state if _disputed(r) else "")
+                for r in item.reviews.order_by("created_at")
+            ],
+        )
         for item in WorkItem.objects.select_related("owner").order_by("pk")
     ]
+
+
+def _disputed(review: Review) -> bool:
+    return Dispute.objects.filter(review=review).exists()
 
 
 def test_the_plan_is_a_pure_function_of_the_seed():
@@ -56,6 +71,7 @@ def test_the_same_seed_builds_the_same_demo():
     build_demo(seed=11, days=2, now=NOW)
     assert _snapshot() == first
     assert len(first) > 40
+    assert any(reviews for *_, reviews in first)
 
 
 @pytest.mark.django_db

@@ -3,7 +3,8 @@
 The people and requests come from :mod:`relaydesk.demo.plan` (pure, seeded);
 this module creates them and then replays every request through the real
 actions (``do_submit_work_item``, ``do_assign``, ``do_transition``,
-``do_add_comment``) with backdated times, on the clocks of the people involved.
+``do_add_comment``, and ``do_submit_review`` for the reviews, see
+:mod:`relaydesk.demo.quality`) with backdated times, on the clocks of the people involved.
 A refused action here is a bug in the demo, so refusals are not caught.
 """
 
@@ -45,6 +46,7 @@ from relaydesk.demo.plan import (
     PlannedAgent,
     PlannedItem,
 )
+from relaydesk.demo.quality import DemoQuality
 from relaydesk.demo.roster import Roster
 from relaydesk.demo.service_levels import create_calendar, replay_every_clock, set_policies
 from relaydesk.routing.actions import do_hand_off, do_set_presence, push_on_arrival_paused
@@ -169,13 +171,17 @@ def build_demo(
         say(f"clients: {len(CLIENTS)} clients, {2 * len(CLIENTS)} client users")
         world.set_passwords()
         _enroll_demo_authenticators()
+        quality = world.set_up_quality(say)
     say(f"history: {len(items)} requests planned over {days} days")
     # With DEBUG on, Django logs every query (and on SQLite quotes its parameters with a
     # second query); the load needs no log.
     # The history is written as it happened, never pushed by routing on arrival.
     # Clocks are replayed once at the end, not after every change of the history.
     with override_settings(DEBUG=False), push_on_arrival_paused(), replay_paused():
-        _History(world, items, say).run()
+        _History(world, items, say, quality).run()
+        say(quality.summary())
+        with transaction.atomic():
+            say(quality.disputes(*world.rosters_for_disputes()))
         # The agents have just signed in: available, so "Get next" and push routing work at
         # once (only those on shift by their own calendar actually get items).
         for agent in Agent.objects.select_related("user").order_by("pk"):
@@ -451,6 +457,32 @@ class _World:
                 date_joined=client.created_at + dt.timedelta(days=1)
             )
 
+    def set_up_quality(self, say: Callable[[str], None]) -> DemoQuality:
+        """Scorecards, sampling rules and agents on probation, in place before the history.
+
+        The scorecards were published two months before it; the customer support card
+        gets its second version halfway through it.
+        """
+        start = dt.datetime.combine(self.first_day, dt.time(12), tzinfo=dt.UTC)
+        desk = DemoQuality(
+            seed=self.seed,
+            now=self.now,
+            lead=self.staff[Role.OPS_LEAD][0].user,
+            services=self.services,
+            engagements={slug: side.engagement for slug, side in self.clients.items()},
+            revise_at=(start + (self.now - start) / 2).replace(minute=0, second=0),
+        )
+        teams: dict[str, list[Agent]] = {}
+        for worker in self.workers:
+            teams.setdefault(worker.plan.team, []).append(worker.agent)
+        say(desk.set_up(start - dt.timedelta(days=60), teams))
+        return desk
+
+    def rosters_for_disputes(self) -> tuple[dict[int, Roster], list[tuple[User, Roster]]]:
+        """Each agent's working hours by user id, and the operations leads' with their own."""
+        agents = {w.agent.user_id: w.roster for w in self.workers}
+        return agents, [(lead.user, lead.roster) for lead in self.staff[Role.OPS_LEAD]]
+
     def set_passwords(self) -> None:
         """One (slow, Argon2) hash for everyone: the demo password is public anyway."""
         User.objects.filter(pk__in=self.user_ids).update(password=make_password(DEMO_PASSWORD))
@@ -497,10 +529,17 @@ class _Event:
 class _History:
     """Replays the planned requests through the real actions, in time order."""
 
-    def __init__(self, world: _World, items: list[PlannedItem], say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        world: _World,
+        items: list[PlannedItem],
+        say: Callable[[str], None],
+        quality: DemoQuality,
+    ) -> None:
         self.world = world
         self.now = world.now
         self.say = say
+        self.quality = quality
         self.rng = demo_plan.stream(world.seed, "history")
         self.real_today = timezone.localdate()
         self.queue: list[_Event] = []
@@ -753,14 +792,24 @@ class _History:
             self.push(run.side.roster.advance(at, self.rng.uniform(20, 600)), index, "decide")
 
     def _review(self, run: _Run, index: int, at: dt.datetime) -> None:
-        assert run.owner is not None and run.reviewer is not None
-        if run.plan.qa_return_note and not run.qa_returned and run.owner.room():
-            self.act(run, run.reviewer, Action.RETURN_FOR_REWORK, at, run.plan.qa_return_note)
+        """The reviewer answers the scorecard: a pass delivers, a fail goes back for rework."""
+        assert run.owner is not None and run.reviewer is not None and run.item is not None
+        review = self.quality.review(
+            run.reviewer,
+            run.item,
+            at,
+            # Work is failed once at most, and only when its agent has room for the rework.
+            may_fail=not run.qa_returned and run.owner.room(),
+            planned_fail=bool(run.plan.qa_return_note),
+        )
+        # The lifecycle's verdict: a pass delivers the item, a fail returns it for rework.
+        run.item.state = (State.DELIVERED if review.passed else State.REWORK).value
+        self.moved(run, run.item)
+        if not review.passed:
             run.qa_returned = True
             if not self.halt(run):
                 self.push(run.owner.roster.advance(at, self.rng.uniform(5, 60)), index, "start")
             return
-        self.act(run, run.reviewer, Action.APPROVE, at, run.plan.approval_note)
         self.after_work(run, index, at)
 
     def _decide(self, run: _Run, index: int, at: dt.datetime) -> None:
