@@ -30,7 +30,11 @@ from relaydesk.quality.actions import (
     do_set_sampling_rule,
     do_submit_review,
 )
-from relaydesk.quality.models import Dispute, Review, Scorecard
+from relaydesk.quality.calibration_actions import (
+    do_open_calibration,
+    do_score_calibration_item,
+)
+from relaydesk.quality.models import CalibrationSession, Dispute, Review, Scorecard
 from relaydesk.routing.actions import do_hand_off
 from relaydesk.work.actions import do_add_attachment, do_add_comment, do_assign, do_transition
 from relaydesk.work.models import Comment, WorkItem
@@ -56,6 +60,7 @@ class Target:
     handoff_id: int = 999_999
     review_id: int = 999_999
     dispute_id: int = 999_999
+    calibration_id: int = 999_999
 
 
 def _walk(resolver: URLResolver, prefix: str = "", ns: str = "") -> Iterator[tuple[str, str]]:
@@ -81,6 +86,7 @@ def _fill(pattern: str, target: Target, action: str = "cancel") -> str:
         "handoff_id": target.handoff_id,
         "review_id": target.review_id,
         "dispute_id": target.dispute_id,
+        "calibration_id": target.calibration_id,
         "action": action,
         "client_slug": target.item.client.slug if target.item.client_id else "no-such-client",
         # The back office: client users must be turned away from it whatever the object.
@@ -143,6 +149,7 @@ def _target_for(world: World, *, owner_client: str) -> Target:
     assert handoff.to_agent == relay
     token, _ = do_create_api_token(world.other_agent, name="other's token")
     review, dispute = _disputed_review(world, owner_client)
+    calibration = _calibration(world, review)
     return Target(
         item=item,
         attachment_id=attachment.pk,
@@ -155,10 +162,13 @@ def _target_for(world: World, *, owner_client: str) -> Target:
             "Secret handoff note 3141",
             "Secret review comment 2718",
             "Secret dispute reason 1618",
+            "Secret calibration 4242",
+            "Secret benchmark note 2468",
         ),
         handoff_id=handoff.pk,
         review_id=review.pk,
         dispute_id=dispute.pk,
+        calibration_id=calibration.pk,
     )
 
 
@@ -188,6 +198,31 @@ def _disputed_review(world: World, owner_client: str) -> tuple[Review, Dispute]:
     review = do_submit_review(reviewer, item, QA_LOW, "Secret review comment 2718")
     dispute = do_dispute_review(world.other_agent, review, "Secret dispute reason 1618")
     return review, dispute
+
+
+def _calibration(world: World, review: Review) -> CalibrationSession:
+    """A calibration session on the reviewed item and another delivered item of its engagement,
+    run by the lead with the items' reviewer and the attorney invited, and one benchmark."""
+    reviewed = review.item
+    other = submit(
+        reviewed.submitted_by, reviewed.engagement, "data-entry", title="Calibrated batch"
+    )
+    do_assign(world.lead, other, world.other_agent.agent)
+    do_transition(world.other_agent, other, Action.START)
+    do_transition(world.other_agent, other, Action.COMPLETE)
+    # Delivered, so that it waits in nobody's review queue.
+    do_submit_review(review.reviewer, other, {"accuracy": 5, "privacy": 1})
+    session = do_open_calibration(
+        world.lead,
+        reviewed.engagement,
+        title="Secret calibration 4242",
+        item_ids=[reviewed.pk, other.pk],
+        reviewer_ids=[review.reviewer_id, world.attorney.pk],
+    )
+    do_score_calibration_item(
+        world.lead, session, reviewed, {"accuracy": 4, "privacy": 1}, "Secret benchmark note 2468"
+    )
+    return session
 
 
 def _next_shift_agent(world: World) -> Agent:
@@ -398,7 +433,7 @@ def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) ->
 
 
 # Provider-only pages that show every client's work: outsiders get the 403 page.
-PROVIDER_ONLY_PAGES = ("ops/board/", "ops/quality/disputes/")
+PROVIDER_ONLY_PAGES = ("ops/board/", "ops/quality/disputes/", "ops/quality/calibration/new/")
 
 
 @pytest.mark.parametrize("who", OUTSIDERS)

@@ -25,9 +25,9 @@ def top_bar(user: User, path: str) -> tuple[list[str], list[str], str]:
     return top, inside, summary.split(">", 1)[1].strip()
 
 
-def test_a_client_admin_sees_four_work_links_and_one_security_menu(world: World) -> None:
+def test_a_client_admin_sees_five_work_links_and_one_security_menu(world: World) -> None:
     top, inside, summary = top_bar(world.client_admin_a, "/portal/")
-    assert top == ["Requests", "New request", "Import CSV", "Service levels"]
+    assert top == ["Requests", "New request", "Import CSV", "Service levels", "Quality"]
     assert summary == "Security"
     assert inside == [
         "Security & compliance",
@@ -63,12 +63,16 @@ def test_members_get_the_statement_but_not_the_admin_pages(world: World) -> None
         (
             "admin",
             "/ops/",
-            ["Operations", "Board", "Service levels", "Disputes", "Clients", "Back office"],
+            ["Operations", "Board", "Service levels", "Quality", "Clients", "Back office"],
         ),
-        ("lead", "/ops/", ["Operations", "Board", "Service levels", "Disputes", "Clients"]),
-        ("agent", "/workspace/", ["My work"]),
-        ("qa", "/workspace/reviews/", ["Reviews"]),
-        ("attorney", "/workspace/reviews/", ["Reviews"]),
+        (
+            "lead",
+            "/ops/",
+            ["Operations", "Board", "Service levels", "Quality", "Clients"],
+        ),
+        ("agent", "/workspace/", ["My work", "My reviews"]),
+        ("qa", "/workspace/reviews/", ["Reviews", "Quality"]),
+        ("attorney", "/workspace/reviews/", ["Reviews", "Quality"]),
     ],
 )
 def test_provider_staff_keep_their_account_pages_in_the_same_menu(

@@ -389,3 +389,20 @@ def test_agents_dispute_failed_reviews_and_leads_decide_them(small_demo: DemoSum
     page = login(User.objects.get(email="lead@relaydesk.test")).get(reverse("quality:disputes"))
     assert page.status_code == 200
     assert waiting.review.item.reference in page.content.decode()
+
+
+def test_a_closed_calibration_shows_a_harsh_and_a_lenient_reviewer(small_demo: DemoSummary):
+    from relaydesk.quality.calibration_queries import calibration_figures
+    from relaydesk.quality.models import CalibrationSession
+
+    sessions = {s.state: s for s in CalibrationSession.objects.all()}
+    assert set(sessions) == {"open", "closed"}
+    lead = User.objects.get(email="lead@relaydesk.test")
+    result = calibration_figures(lead, sessions["closed"])
+    assert result is not None
+    leanings = sorted(a.mean_difference or 0 for a in result.result.reviewers.values())
+    assert leanings[0] < 0 < leanings[-1]  # one scores harsher than the lead, one kinder
+    # The open session is blind: nothing to compare yet.
+    assert calibration_figures(lead, sessions["open"]) is None
+    page = login(lead).get(reverse("quality:calibration")).content.decode()
+    assert "Support replies, last week" in page and "Support replies, this week" in page

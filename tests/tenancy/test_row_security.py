@@ -40,6 +40,7 @@ from relaydesk.work.actions import do_add_comment
 from relaydesk.work.models import Comment, WorkItem
 from relaydesk.work.signals import work_item_changed
 from tests.conftest import APP_ROLE, World, login, submit
+from tests.quality.calibration_support import calibration_rows
 from tests.quality.support import quality_rows
 
 on_postgres = pytest.mark.skipif(
@@ -116,8 +117,10 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
     for engagement in (world.engagement_a, world.engagement_b):
         do_set_sla_policy(world.lead, engagement, turnaround_minutes=240)
     do_replay_clocks([item.pk for item in items.values()])
-    # Quality: each engagement's sampling rule, and a disputed review of each client's item.
+    # Quality: each engagement's sampling rule, a disputed review of each client's item, and a
+    # calibration session on it.
     quality_rows(world, items.values())
+    calibration_rows(world, items.values())
     # A handoff of each client's item between the two agents.
     for item in items.values():
         Handoff.objects.create(

@@ -18,6 +18,7 @@ _CLIENT_WORK = [
     ("New request", "portal:submit"),
     ("Import CSV", "portal:import"),
     ("Service levels", "sla:attainment"),
+    ("Quality", "quality:figures"),
 ]
 
 _NAV: dict[Role, list[tuple[str, str]]] = {
@@ -25,7 +26,7 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
         ("Operations", "ops:items"),
         ("Board", "board:board"),
         ("Service levels", "sla:attainment"),
-        ("Disputes", "quality:disputes"),
+        ("Quality", "quality:figures"),
         ("Clients", "clients:list"),
         ("Back office", "admin:index"),
     ],
@@ -33,12 +34,12 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
         ("Operations", "ops:items"),
         ("Board", "board:board"),
         ("Service levels", "sla:attainment"),
-        ("Disputes", "quality:disputes"),
+        ("Quality", "quality:figures"),
         ("Clients", "clients:list"),
     ],
-    Role.AGENT: [("My work", "workspace:home")],
-    Role.QA_REVIEWER: [("Reviews", "workspace:reviews")],
-    Role.SUPERVISING_ATTORNEY: [("Reviews", "workspace:reviews")],
+    Role.AGENT: [("My work", "workspace:home"), ("My reviews", "quality:mine")],
+    Role.QA_REVIEWER: [("Reviews", "workspace:reviews"), ("Quality", "quality:figures")],
+    Role.SUPERVISING_ATTORNEY: [("Reviews", "workspace:reviews"), ("Quality", "quality:figures")],
     Role.CLIENT_ADMIN: _CLIENT_WORK,
     Role.CLIENT_MEMBER: _CLIENT_WORK,
 }
@@ -66,13 +67,19 @@ SECURITY_MENU_LABEL = "Security"
 _SHORT = {"clients:my_security": "Compliance"}
 
 
+# Pages a link stands for besides those under its own address: the quality section's
+# disputes and calibration pages live under /ops/quality/.
+_ALSO_UNDER = {"quality:figures": ("/ops/quality/",)}
+
+
 def _link(request: HttpRequest, label: str, name: str) -> dict[str, Any]:
     url = reverse(name)
+    prefixes = (url, *_ALSO_UNDER.get(name, ()))
     return {
         "label": label,
         "short": _SHORT.get(name, label),
         "url": url,
-        "active": request.path.startswith(url),
+        "active": request.path.startswith(prefixes),
     }
 
 

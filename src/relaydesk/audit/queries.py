@@ -16,6 +16,9 @@ from relaydesk.work.queries import visible_work_items
 
 # Lifecycle actions clients do not see on an item's timeline either.
 INTERNAL_ACTIONS = ("work_item.assign", "work_item.take", "work_item.release")
+# The provider's quality assurance (scorecards, sampling, reviews, disputes, calibration):
+# clients see its outcome on the timeline and in their quality figures, not who scored what.
+QUALITY_ACTIONS = "quality."
 
 
 def visible_audit_records(actor: User) -> QuerySet[AuditRecord]:
@@ -23,8 +26,9 @@ def visible_audit_records(actor: User) -> QuerySet[AuditRecord]:
 
     A client admin reads their own client's records, except those about
     things the client never sees elsewhere: internal timeline entries
-    (assign, take, release) and internal comments and attachments. A provider
-    admin reads everything (in the back office); everyone else nothing.
+    (assign, take, release), internal comments and attachments, and the
+    provider's quality assurance. A provider admin reads everything (in the back
+    office); everyone else nothing.
     """
     records = AuditRecord.objects.all()
     if actor.role_enum is Role.PROVIDER_ADMIN:
@@ -40,6 +44,7 @@ def visible_audit_records(actor: User) -> QuerySet[AuditRecord]:
     return (
         records.filter(client_id=actor.client_id)
         .exclude(action__in=INTERNAL_ACTIONS)
+        .exclude(action__startswith=QUALITY_ACTIONS)
         .exclude(Q(object_type="Comment", object_id__in=internal_comments))
         .exclude(Q(object_type="Attachment", object_id__in=internal_files))
     )

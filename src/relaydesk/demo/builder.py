@@ -182,6 +182,7 @@ def build_demo(
         say(quality.summary())
         with transaction.atomic():
             say(quality.disputes(*world.rosters_for_disputes()))
+            say(quality.calibration())
         # The agents have just signed in: available, so "Get next" and push routing work at
         # once (only those on shift by their own calendar actually get items).
         for agent in Agent.objects.select_related("user").order_by("pk"):

@@ -36,6 +36,12 @@ from relaydesk.quality.actions import (
     do_set_sampling_rule,
     do_submit_review,
 )
+from relaydesk.quality.calibration_actions import (
+    do_close_calibration,
+    do_open_calibration,
+    do_score_calibration_item,
+)
+from relaydesk.quality.calibration_queries import calibration_candidates
 from relaydesk.quality.models import DisputeState, Review, Scorecard
 from relaydesk.work.models import WorkItem
 from relaydesk.workforce.models import Agent
@@ -1175,6 +1181,72 @@ class DemoQuality:
             f"{outcomes[DisputeState.OVERTURNED.value]} overturned, "
             f"{outcomes[DisputeState.OPEN.value]} open)"
         )
+
+    # ------------------------------------------------------------------ calibration
+
+    def calibration(self) -> str:
+        """Two calibration sessions on Northwind's support work: last week's, closed, where
+        one reviewer scores harsher than the lead and one more leniently; and this week's,
+        still open with a few scores in."""
+        engagement = self.engagements["northwind"]
+        service = self.services["customer-support"]
+        # Support work is reviewed by QA reviewers; the first four are invited.
+        reviewers = list(
+            User.objects.filter(role=Role.QA_REVIEWER.value, is_active=True).order_by("pk")[:4]
+        )
+        candidates = [c.item for c in calibration_candidates(self.lead, engagement, service.pk)]
+        if len(reviewers) < 3 or len(candidates) < 9:
+            return "quality: calibration skipped (too little finished support work)"
+        spec = next(spec for spec in self.by_service.values() if spec.name == _SUPPORT.name)
+        # How each scorer leans against the benchmark: 0 scores as the lead does.
+        leanings = {self.lead.pk: 0.0, reviewers[0].pk: 0.0, reviewers[1].pk: -1.0}
+        leanings[reviewers[2].pk] = 0.6
+
+        def answers(leaning: float) -> dict[str, int | None]:
+            given: dict[str, int | None] = {}
+            for question in spec.questions:
+                if question.bonus:
+                    given[question.key] = self.rng.choice((None, 0, 1))
+                elif question.scale == YES_NO:
+                    slip = 0.05 + max(0.0, -leaning) * 0.12
+                    given[question.key] = 0 if self.rng.random() < slip else 1
+                else:
+                    drift = self.rng.choice((-1, 0, 0, 1))
+                    given[question.key] = max(1, min(5, round(4 + leaning + drift)))
+            return given
+
+        opened = self.now - dt.timedelta(days=6)
+        closed = do_open_calibration(
+            self.lead,
+            engagement,
+            title="Support replies, last week",
+            item_ids=[item.pk for item in candidates[4:9]],
+            reviewer_ids=[r.pk for r in reviewers],
+            tolerance=5,
+            at=opened,
+        )
+        scored_at = opened + dt.timedelta(hours=3)
+        for scorer in [self.lead, *reviewers[:3]]:
+            for item in candidates[4:9]:
+                scored_at += dt.timedelta(minutes=self.rng.uniform(6, 25))
+                do_score_calibration_item(
+                    scorer, closed, item, answers(leanings[scorer.pk]), at=scored_at
+                )
+        do_close_calibration(self.lead, closed, at=opened + dt.timedelta(days=2))
+        current = do_open_calibration(
+            self.lead,
+            engagement,
+            title="Support replies, this week",
+            item_ids=[item.pk for item in candidates[:4]],
+            reviewer_ids=[r.pk for r in reviewers[:3]],
+            tolerance=5,
+            at=self.now - dt.timedelta(hours=20),
+        )
+        scored_at = self.now - dt.timedelta(hours=18)
+        for scorer, item in [(self.lead, candidates[0]), (self.lead, candidates[1])]:
+            do_score_calibration_item(scorer, current, item, answers(0.0), at=scored_at)
+        do_score_calibration_item(reviewers[0], current, candidates[0], answers(0.0), at=scored_at)
+        return "quality: calibration sessions: 1 closed (4 scorers, 5 items), 1 open"
 
     def summary(self) -> str:
         """The history's reviews in one line for the demo's log."""

@@ -1,5 +1,6 @@
 """Back office for QA: scorecards (a new version is published from the scorecard's page, old
-versions are read-only), sampling rules (editable), reviews and disputes (read-only)."""
+versions are read-only), sampling rules (editable), reviews, disputes and calibration sessions
+(read-only)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from relaydesk.core.quality import DEFAULT_PASS_MARK
 from relaydesk.errors import ActionRefused
 from relaydesk.quality.actions import do_publish_scorecard_version
 from relaydesk.quality.models import (
+    CalibrationItem,
+    CalibrationParticipant,
+    CalibrationScore,
+    CalibrationSession,
     Dispute,
     Review,
     SamplingRule,
@@ -175,3 +180,40 @@ class DisputeAdmin(_ReadOnly):
     list_display = ["review", "agent", "state", "created_at", "decided_by", "decided_at"]
     list_filter = ["state"]
     readonly_fields = [f.name for f in Dispute._meta.fields]
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CalibrationItemInline(_ReadOnlyInline):
+    model = CalibrationItem
+    fields = readonly_fields = ("position", "item")
+
+
+class CalibrationParticipantInline(_ReadOnlyInline):
+    model = CalibrationParticipant
+    fields = readonly_fields = ("reviewer",)
+
+
+class CalibrationScoreInline(_ReadOnlyInline):
+    """Who scored what, without the scores: they are blind until the session's page shows them."""
+
+    model = CalibrationScore
+    fields = readonly_fields = ("item", "scorer", "is_benchmark", "updated_at")
+
+
+@admin.register(CalibrationSession)
+class CalibrationSessionAdmin(_ReadOnly):
+    list_display = ["title", "engagement", "created_by", "state", "tolerance", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["title"]
+    readonly_fields = [f.name for f in CalibrationSession._meta.fields]
+    inlines = [CalibrationItemInline, CalibrationParticipantInline, CalibrationScoreInline]

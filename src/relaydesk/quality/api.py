@@ -1,17 +1,25 @@
-"""The QA API: score a work item in review, read its reviews, dispute a review."""
+"""The QA API: quality figures, score a work item in review, read its reviews, dispute a
+review."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Query, Router, Schema, Status
 
 from relaydesk.accounts.models import User
 from relaydesk.errors import NotFound
+from relaydesk.figures import default_period
 from relaydesk.quality import actions, queries
 from relaydesk.quality.models import Dispute, Review
 from relaydesk.quality.schemas import (
+    DefectOut,
     DisputeIn,
     DisputeOut,
+    QualityFiguresOut,
+    QualityRowOut,
     ReviewIn,
     ReviewOut,
     ScorecardRefOut,
@@ -25,6 +33,7 @@ from relaydesk.work.schemas import ErrorOut, PersonOut
 router = Router(tags=["quality"])
 
 READ_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+FIGURE_ERRORS = {400: ErrorOut, **READ_ERRORS}
 
 
 def _user(request: HttpRequest) -> User:
@@ -56,7 +65,10 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
 def review_out(review: Review) -> ReviewOut:
     """A review as the API shows it to the provider's people."""
     version = review.scorecard_version
-    dispute = Dispute.objects.filter(review=review).first()
+    try:
+        dispute: Dispute | None = review.dispute
+    except Dispute.DoesNotExist:
+        dispute = None
     return ReviewOut(
         id=review.pk,
         item_id=review.item_id,
@@ -135,3 +147,61 @@ def dispute_review(request: HttpRequest, review_id: int, payload: DisputeIn) -> 
         raise NotFound(f"No review {review_id}.")
     dispute = actions.do_dispute_review(user, review, payload.reason, source_ip=client_ip(request))
     return Status(201, dispute_out(dispute))
+
+
+class QualityQuery(Schema):
+    """Which figures: the period (UTC days; the last 30 by default) and the grouping."""
+
+    group_by: Literal["engagement", "service", "site", "agent", "month", "week"] = "engagement"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    engagement_id: int | None = None
+    service_id: int | None = None
+
+
+def _quality_row_out(row: queries.QualityRow) -> QualityRowOut:
+    return QualityRowOut(
+        key=row.key,
+        label=row.label,
+        reviews=row.reviews,
+        passed=row.passed,
+        failed=row.failed,
+        auto_failed=row.auto_failed,
+        overturned=row.overturned,
+        quality_score=row.mean_score,
+        pass_rate_percent=row.pass_rate,
+        accuracy_percent=row.accuracy,
+        defects=[
+            DefectOut(category=name, reviews=count, percent=row.defect_share(name))
+            for name, count in sorted(row.defects.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+    )
+
+
+@router.get(
+    "/quality/figures",
+    response={200: QualityFiguresOut, **FIGURE_ERRORS},
+    summary="Quality figures",
+)
+def quality_figures(request: HttpRequest, query: Query[QualityQuery]) -> QualityFiguresOut:
+    """Reviews, internal quality score (mean review score), pass rate, auto-fails, accuracy
+    and defects per category, by engagement, service, site, agent (the provider only), month
+    or week — the figures the *Quality* page and its CSV show. An overturned review counts
+    only as overturned. A client's people get their own client's figures; 403 for roles that
+    see no quality figures, 404 for an engagement you cannot see."""
+    start, end = default_period(query.start, query.end)
+    figures = queries.quality_figures(
+        _user(request),
+        start=start,
+        end=end,
+        group_by=query.group_by,
+        engagement_id=query.engagement_id,
+        service_id=query.service_id,
+    )
+    return QualityFiguresOut(
+        group_by=figures.group_by,
+        start=figures.start,
+        end=figures.end,
+        rows=[_quality_row_out(row) for row in figures.rows],
+        total=_quality_row_out(figures.total),
+    )

@@ -1,7 +1,9 @@
-"""Quality assurance: scorecards and their versions, sampling rules, reviews and disputes."""
+"""Quality assurance: scorecards and their versions, sampling rules, reviews, disputes and
+calibration sessions."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -84,10 +86,14 @@ class ScorecardVersion(models.Model):
         return f"{self.scorecard.name} v{self.version}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Refuse to change a version a review already used."""
-        if self.pk is not None and Review.objects.filter(scorecard_version_id=self.pk).exists():
+        """Refuse to change a version a review or a calibration session already used."""
+        if self.pk is not None and (
+            Review.objects.filter(scorecard_version_id=self.pk).exists()
+            or CalibrationSession.objects.filter(scorecard_version_id=self.pk).exists()
+        ):
             raise ValidationError(
-                f"{self} is used by reviews and cannot change; publish a new version."
+                f"{self} is used by reviews or calibration and cannot change; "
+                "publish a new version."
             )
         super().save(*args, **kwargs)
 
@@ -327,3 +333,147 @@ class Dispute(models.Model):
     def is_open(self) -> bool:
         """True until a lead decides it."""
         return self.state == DisputeState.OPEN
+
+
+# --- calibration ----------------------------------------------------------------------------
+
+
+class CalibrationState(models.TextChoices):
+    """Whether a calibration session still takes scores."""
+
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class CalibrationSession(models.Model):
+    """Several reviewers score the same items blind, against the lead's benchmark.
+
+    The lead who runs it (``created_by``) picks finished items of one engagement that
+    one scorecard applies to, and invites reviewers; everyone scores each item with
+    ``scorecard_version`` (the version current for the items' service when the
+    session opened). While the session is open each person sees only their own
+    scores. Closing freezes the scores and shows the spread per item and each
+    reviewer's alignment with the benchmark (``relaydesk.core.quality.calibration``):
+    a reviewer is aligned when their mean absolute difference from the benchmark is
+    at most ``tolerance`` points.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    engagement = models.ForeignKey(
+        "clients.Engagement", on_delete=models.PROTECT, related_name="calibration_sessions"
+    )
+    scorecard_version = models.ForeignKey(
+        ScorecardVersion, on_delete=models.PROTECT, related_name="calibration_sessions"
+    )
+    title = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    tolerance = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(str(qa.ALIGNMENT_TOLERANCE)),
+        help_text="How many points (mean absolute difference) a reviewer may be from the "
+        "benchmark and still be aligned.",
+    )
+    state = models.CharField(
+        max_length=8, choices=CalibrationState.choices, default=CalibrationState.OPEN
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "-created_at"], name="calibration_state_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tolerance__gte=0) & Q(tolerance__lte=100),
+                name="calibration_tolerance_points",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=CalibrationState.OPEN, closed_at__isnull=True)
+                | Q(state=CalibrationState.CLOSED, closed_at__isnull=False),
+                name="calibration_closed_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        """True until the lead closes the session; scores can change until then."""
+        return self.state == CalibrationState.OPEN
+
+
+class CalibrationItem(models.Model):
+    """One work item of a calibration session, in the order the reviewers go through them."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(CalibrationSession, on_delete=models.CASCADE, related_name="items")
+    item = models.ForeignKey("work.WorkItem", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["session", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "item"], name="calibration_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"RD-{self.item_id} in {self.session_id}"
+
+
+class CalibrationParticipant(models.Model):
+    """A reviewer invited to score a calibration session's items (the lead is not one)."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        CalibrationSession, on_delete=models.CASCADE, related_name="participants"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["session", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "reviewer"], name="calibration_participant_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} in {self.session_id}"
+
+
+class CalibrationScore(models.Model):
+    """One person's score of one item in a calibration session.
+
+    ``is_benchmark`` marks the lead's scores, which the reviewers are compared with.
+    A score can be changed (``updated_at``) until the session closes.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(CalibrationSession, on_delete=models.CASCADE, related_name="scores")
+    item = models.ForeignKey("work.WorkItem", on_delete=models.CASCADE, related_name="+")
+    scorer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    answers = models.JSONField(default=dict)
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    passed = models.BooleanField()
+    auto_failed = models.BooleanField(default=False)
+    is_benchmark = models.BooleanField(default=False)
+    comments = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "item", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "item", "scorer"], name="calibration_score_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score} for RD-{self.item_id} in {self.session_id}"

@@ -11,8 +11,10 @@ import datetime as dt
 import logging
 import zoneinfo
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -21,6 +23,7 @@ from relaydesk.core import quality as qa
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.permissions import Permission, can
 from relaydesk.errors import NotAllowed
+from relaydesk.figures import check_figures_request, key_text, label_text, utc_bounds
 from relaydesk.quality.models import (
     Dispute,
     DisputeState,
@@ -34,13 +37,18 @@ from relaydesk.workforce.models import Agent
 
 __all__ = [
     "CriterionField",
+    "QualityFigures",
+    "QualityRow",
     "ReviewPanel",
     "ReviewShown",
     "agent_history",
+    "agent_summary",
     "get_visible_dispute",
     "get_visible_review",
     "qa_sample_decision",
+    "quality_figures",
     "review_panel",
+    "reviews_of_agent",
     "reviews_of_item",
     "sampled_reason",
     "sampling_rule_for",
@@ -54,8 +62,16 @@ logger = logging.getLogger(__name__)
 
 
 def _reviews() -> QuerySet[Review]:
+    # The dispute comes along (one to one), so a list of reviews is one query.
     return Review.objects.select_related(
-        "item", "item__client", "item__service", "reviewer", "agent", "scorecard_version__scorecard"
+        "item",
+        "item__client",
+        "item__service",
+        "reviewer",
+        "agent",
+        "scorecard_version__scorecard",
+        "dispute",
+        "dispute__decided_by",
     )
 
 
@@ -99,6 +115,17 @@ def visible_disputes(actor: User) -> QuerySet[Dispute]:
 def get_visible_dispute(actor: User, dispute_id: int) -> Dispute | None:
     """The dispute if ``actor`` may read it, else ``None`` (so callers answer 404)."""
     return visible_disputes(actor).filter(pk=dispute_id).first()
+
+
+def reviews_of_agent(agent: User, limit: int = 100) -> list[ReviewShown]:
+    """The last reviews of ``agent``'s own work, newest first, as pages show them."""
+    return [shown_review(agent, r) for r in _reviews().filter(agent=agent)[:limit]]
+
+
+def agent_summary(shown: list[ReviewShown]) -> QualityRow:
+    """The figures of an agent's reviews as :func:`quality_figures` counts them."""
+    reviews = [s.review for s in shown]
+    return _row_of("mine", "Your reviews", reviews)
 
 
 def reviews_of_item(actor: User, item: WorkItem) -> list[Review]:
@@ -276,13 +303,15 @@ class ReviewPanel:
     pass_mark: str = ""
 
 
-def _choices(criterion: qa.Criterion) -> tuple[tuple[str, str], ...]:
+def answer_choices(criterion: qa.Criterion) -> tuple[tuple[str, str], ...]:
+    """The choices the scorecard form offers for ``criterion``, as (value, label)."""
     if criterion.scale is qa.Scale.BINARY:
         return (("1", "Yes"), ("0", "No"))
     return tuple((str(n), str(n)) for n in range(criterion.scale.maximum, 0, -1))
 
 
-def _answer_label(criterion: qa.Criterion | None, value: object) -> str:
+def answer_label(criterion: qa.Criterion | None, value: object) -> str:
+    """A stored answer in words: "Yes", "3 of 5", "N/A"."""
     if value is None:
         return "N/A"
     if criterion is not None and criterion.scale is qa.Scale.BINARY:
@@ -300,7 +329,7 @@ def shown_review(user: User, review: Review) -> ReviewShown:
     answers = tuple(
         CriterionAnswer(
             label=by_key[key].label if key in by_key else key,
-            answer=_answer_label(by_key.get(key), value),
+            answer=answer_label(by_key.get(key), value),
             failed=key in review.failed_criteria,
         )
         for key, value in review.answers.items()
@@ -311,7 +340,10 @@ def shown_review(user: User, review: Review) -> ReviewShown:
             reasons = qa.score_review(card, review.answers).failure_reasons
         except ValueError:
             reasons = ()
-    dispute = Dispute.objects.filter(review=review).select_related("decided_by").first()
+    try:
+        dispute: Dispute | None = review.dispute
+    except Dispute.DoesNotExist:
+        dispute = None
     return ReviewShown(
         review=review,
         answers=answers,
@@ -368,7 +400,7 @@ def review_panel(
                     label=c.label,
                     category=c.category.strip(),
                     scale=c.scale.label,
-                    choices=_choices(c),
+                    choices=answer_choices(c),
                     critical=c.critical,
                     bonus=c.bonus,
                     threshold=c.pass_threshold if c.critical else None,
@@ -388,3 +420,212 @@ def review_panel(
         error=error,
         pass_mark=f"{float(version.pass_mark):g}" if version is not None else "",
     )
+
+
+# --- quality figures ----------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in per cent to one decimal; None when there is nothing to share."""
+    return round(part * 100 / whole, 1) if whole else None
+
+
+@dataclass(frozen=True, slots=True)
+class QualityRow:
+    """The reviews of one group (an engagement, a service, a site, an agent, a month …).
+
+    ``reviews`` counts the standing reviews: an overturned review counts in no figure
+    but ``overturned``. ``score_total`` is the sum of their scores, so the mean is
+    exact; ``counted`` and ``at_full_marks`` are the scored criteria (bonus ones left
+    out) and those given full marks, whose ratio is the accuracy; ``defects`` counts,
+    per category, the reviews with at least one criterion below full marks in it.
+    """
+
+    key: str
+    label: str
+    reviews: int
+    passed: int
+    auto_failed: int
+    overturned: int
+    score_total: Decimal
+    counted: int
+    at_full_marks: int
+    defects: dict[str, int]
+
+    @property
+    def failed(self) -> int:
+        """The standing reviews that failed."""
+        return self.reviews - self.passed
+
+    @property
+    def mean_score(self) -> float | None:
+        """The internal quality score: the mean review score, to one decimal."""
+        if not self.reviews:
+            return None
+        mean = (self.score_total / self.reviews).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        return float(mean)
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed reviews in per cent of the standing ones, to one decimal."""
+        return _share(self.passed, self.reviews)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Scored criteria given full marks, in per cent, to one decimal."""
+        return _share(self.at_full_marks, self.counted)
+
+    def defect_share(self, category: str) -> float | None:
+        """Reviews with a defect in ``category``, in per cent of the standing reviews."""
+        return _share(self.defects.get(category, 0), self.reviews)
+
+    @property
+    def top_defect(self) -> str:
+        """The category with most defects (ties by name), or "" without any."""
+        return min(self.defects, key=lambda c: (-self.defects[c], c), default="")
+
+
+def _row_of(key: str, label: str, reviews: list[Review]) -> QualityRow:
+    """One row counted from reviews already read (the figures' definition, in Python)."""
+    standing = [r for r in reviews if not r.overturned]
+    defects: dict[str, int] = {}
+    for review in standing:
+        for category in review.defect_categories:
+            defects[category] = defects.get(category, 0) + 1
+    return QualityRow(
+        key=key,
+        label=label,
+        reviews=len(standing),
+        passed=sum(r.passed for r in standing),
+        auto_failed=sum(r.auto_failed for r in standing),
+        overturned=len(reviews) - len(standing),
+        score_total=sum((r.score for r in standing), Decimal(0)),
+        counted=sum(r.counted_criteria for r in standing),
+        at_full_marks=sum(r.full_marks_criteria for r in standing),
+        defects=defects,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QualityFigures:
+    """QA figures over a period, by one grouping, with the total and its defect categories."""
+
+    group_by: str
+    start: dt.date
+    end: dt.date
+    rows: list[QualityRow]
+    total: QualityRow
+
+    @property
+    def categories(self) -> list[tuple[str, int, float | None]]:
+        """Each defect category of the total, most frequent first: name, reviews, share."""
+        ranked = sorted(self.total.defects.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(name, count, self.total.defect_share(name)) for name, count in ranked]
+
+
+_QUALITY_GROUPS = {
+    "engagement": ("item__engagement_id", "item__engagement__name"),
+    "service": ("item__service_id", "item__service__name"),
+    "site": ("agent__agent__site_id", "agent__agent__site__name"),
+    "agent": ("agent_id", "agent__full_name"),
+    "month": ("bucket", "bucket"),
+    "week": ("bucket", "bucket"),
+}
+
+
+def quality_figures(
+    actor: User,
+    *,
+    start: dt.date,
+    end: dt.date,
+    group_by: str = "engagement",
+    engagement_id: int | None = None,
+    service_id: int | None = None,
+) -> QualityFigures:
+    """QA figures for ``actor``: the reviews written from ``start`` to ``end`` (UTC days,
+    ``end`` included), grouped by ``group_by``.
+
+    The one definition the *Quality* page, its CSV and the API use: the internal
+    quality score (mean review score), the pass rate, auto-fails, accuracy (scored
+    criteria at full marks) and defects per category, as
+    :func:`relaydesk.core.quality.quality_summary` defines them. A review counts on
+    the day it was written, for the engagement and service of its item and the site
+    and agent whose work it was. An overturned review counts only as overturned. A
+    client's people see their own client's figures; the provider's people every
+    client's. Counted by the database (the defect categories are tallied from the
+    reviews that found a defect). A request no figures answer is refused by
+    :func:`relaydesk.figures.check_figures_request`.
+    """
+    if not can(actor.role_enum, Permission.VIEW_QUALITY):
+        raise NotAllowed("Your role does not see quality figures.")
+    check_figures_request(
+        actor, start=start, end=end, group_by=group_by, engagement_id=engagement_id
+    )
+    begin, finish = utc_bounds(start, end)
+    reviews = Review.objects.filter(created_at__gte=begin, created_at__lt=finish)
+    if actor.is_client_user:
+        reviews = reviews.filter(client_id=actor.client_id or 0)
+    if engagement_id is not None:
+        reviews = reviews.filter(item__engagement_id=engagement_id)
+    if service_id is not None:
+        reviews = reviews.filter(item__service_id=service_id)
+    if group_by == "month":
+        reviews = reviews.annotate(bucket=TruncMonth("created_at", tzinfo=dt.UTC))
+    elif group_by == "week":
+        reviews = reviews.annotate(bucket=TruncWeek("created_at", tzinfo=dt.UTC))
+    key, label = _QUALITY_GROUPS[group_by]
+    standing = Q(overturned=False)
+    counted = (
+        reviews.values(key, label)
+        .annotate(
+            # Named apart from the model's fields, which they count.
+            n_reviews=Count("pk", filter=standing),
+            n_passed=Count("pk", filter=standing & Q(passed=True)),
+            n_auto_failed=Count("pk", filter=standing & Q(auto_failed=True)),
+            n_overturned=Count("pk", filter=Q(overturned=True)),
+            score_sum=Sum("score", filter=standing),
+            n_counted=Sum("counted_criteria", filter=standing),
+            n_full_marks=Sum("full_marks_criteria", filter=standing),
+        )
+        .order_by(key)
+    )
+    defects: dict[str, dict[str, int]] = {}
+    found = reviews.filter(standing, full_marks_criteria__lt=F("counted_criteria"))
+    for group, categories in found.values_list(key, "defect_categories"):
+        tally = defects.setdefault(key_text(group), {})
+        for category in categories:
+            tally[category] = tally.get(category, 0) + 1
+    rows = []
+    for row in counted:
+        group = key_text(row[key])
+        rows.append(
+            QualityRow(
+                key=group,
+                label=label_text(group_by, row[label]),
+                reviews=row["n_reviews"],
+                passed=row["n_passed"],
+                auto_failed=row["n_auto_failed"],
+                overturned=row["n_overturned"],
+                score_total=Decimal(row["score_sum"] or 0),
+                counted=row["n_counted"] or 0,
+                at_full_marks=row["n_full_marks"] or 0,
+                defects=defects.get(group, {}),
+            )
+        )
+    all_defects: dict[str, int] = {}
+    for row in rows:
+        for category, count in row.defects.items():
+            all_defects[category] = all_defects.get(category, 0) + count
+    total = QualityRow(
+        key="total",
+        label="All",
+        reviews=sum(r.reviews for r in rows),
+        passed=sum(r.passed for r in rows),
+        auto_failed=sum(r.auto_failed for r in rows),
+        overturned=sum(r.overturned for r in rows),
+        score_total=sum((r.score_total for r in rows), Decimal(0)),
+        counted=sum(r.counted for r in rows),
+        at_full_marks=sum(r.at_full_marks for r in rows),
+        defects=all_defects,
+    )
+    return QualityFigures(group_by=group_by, start=start, end=end, rows=rows, total=total)

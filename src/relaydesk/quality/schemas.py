@@ -1,4 +1,4 @@
-"""Shapes of QA reviews and disputes in the API."""
+"""Shapes of QA reviews, disputes and quality figures in the API."""
 
 from __future__ import annotations
 
@@ -68,3 +68,39 @@ class ReviewOut(Schema):
     overturned: bool
     created_at: dt.datetime
     dispute: DisputeOut | None
+
+
+class DefectOut(Schema):
+    """Reviews that found a defect (a criterion below full marks) in one category."""
+
+    category: str
+    reviews: int
+    percent: float | None = Field(description="In per cent of the group's standing reviews.")
+
+
+class QualityRowOut(Schema):
+    """The reviews of one group; an overturned review counts only in ``overturned``."""
+
+    key: str
+    label: str
+    reviews: int
+    passed: int
+    failed: int
+    auto_failed: int
+    overturned: int
+    quality_score: float | None = Field(description="The mean review score, 0 to 100.")
+    pass_rate_percent: float | None
+    accuracy_percent: float | None = Field(
+        description="Scored criteria (bonus ones left out) given full marks, in per cent."
+    )
+    defects: list[DefectOut]
+
+
+class QualityFiguresOut(Schema):
+    """Quality figures over a period (UTC days, both ends included), grouped, with the total."""
+
+    group_by: str
+    start: dt.date
+    end: dt.date
+    rows: list[QualityRowOut]
+    total: QualityRowOut

@@ -1,14 +1,17 @@
-"""QA pages: the scorecard form's answer, disputing a review, and the leads' disputes."""
+"""QA pages: quality figures, the scorecard form's answer, an agent's reviews, disputing a
+review, and the leads' disputes."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import do_record_denial
@@ -16,9 +19,10 @@ from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.errors import ActionRefused, Invalid
 from relaydesk.permissions import roles_required
 from relaydesk.quality import actions, queries
+from relaydesk.quality.forms import QualityFilter
 from relaydesk.web import client_ip
 from relaydesk.work.models import WorkItem
-from relaydesk.work.queries import get_visible_item
+from relaydesk.work.queries import get_visible_item, visible_work_items
 
 ANSWER_PREFIX = "answer-"
 
@@ -29,7 +33,7 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def _answers(form: Any) -> dict[str, int | None]:
+def scorecard_answers(form: Any) -> dict[str, int | None]:
     """The scorecard form's answers: ``answer-<key>`` is a whole number or ``na``."""
     answers: dict[str, int | None] = {}
     for name, value in form.items():
@@ -93,7 +97,7 @@ def submit_review(request: HttpRequest, item_id: int) -> HttpResponse:
         review = actions.do_submit_review(
             user,
             item,
-            _answers(request.POST),
+            scorecard_answers(request.POST),
             request.POST.get("comments", ""),
             source_ip=client_ip(request),
         )
@@ -127,6 +131,8 @@ def dispute_review(request: HttpRequest, review_id: int) -> HttpResponse:
         messages.error(request, refusal.message)
     else:
         messages.success(request, "Your dispute was sent to the operations leads.")
+    if request.POST.get("return_to") == "mine":
+        return redirect("quality:mine")
     if get_visible_item(user, review.item_id) is None:
         return redirect("home")
     return redirect("items:detail", item_id=review.item_id)
@@ -182,3 +188,98 @@ def decide_dispute(request: HttpRequest, dispute_id: int) -> HttpResponse:
     said = "upheld" if decision == "uphold" else "overturned"
     messages.success(request, f"The review of {reference} was {said}.")
     return redirect("quality:disputes")
+
+
+@roles_required(*roles_with(Permission.VIEW_QUALITY))
+@require_GET
+def figures(request: HttpRequest) -> HttpResponse:
+    """Quality figures by engagement, service, site, agent or period; ``?format=csv`` for a
+    file. A client's people see their own client's."""
+    user = _user(request)
+    form = QualityFilter.with_defaults(user, request.GET)
+    shown: queries.QualityFigures | None = None
+    if form.is_valid():
+        data = form.cleaned_data
+        engagement = data.get("engagement")
+        service = data.get("service")
+        shown = queries.quality_figures(
+            user,
+            start=data["start"],
+            end=data["end"],
+            group_by=data["group_by"],
+            engagement_id=engagement.pk if engagement else None,
+            service_id=service.pk if service else None,
+        )
+        if request.GET.get("format") == "csv":
+            return _figures_csv(shown)
+    return render(
+        request,
+        "quality/figures.html",
+        {"form": form, "figures": shown, "query": request.GET.urlencode()},
+        status=200 if shown is not None else 400,
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _figures_csv(figures: queries.QualityFigures) -> HttpResponse:
+    """The figures as the page shows them, one row per group and the total last; one
+    column per defect category (reviews with a defect in it)."""
+    categories = [name for name, _, _ in figures.categories]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "group",
+            "reviews",
+            "passed",
+            "failed",
+            "auto_failed",
+            "overturned",
+            "quality_score",
+            "pass_rate_percent",
+            "accuracy_percent",
+            *(f"defects: {name}" for name in categories),
+        ]
+    )
+    for row in [*figures.rows, figures.total]:
+        writer.writerow(
+            [
+                row.label,
+                row.reviews,
+                row.passed,
+                row.failed,
+                row.auto_failed,
+                row.overturned,
+                _percent(row.mean_score),
+                _percent(row.pass_rate),
+                _percent(row.accuracy),
+                *(row.defects.get(name, 0) for name in categories),
+            ]
+        )
+    name = f"quality-by-{figures.group_by}-{figures.start:%Y%m%d}-{figures.end:%Y%m%d}.csv"
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@roles_required(*roles_with(Permission.DISPUTE_REVIEW))
+@require_GET
+def my_reviews(request: HttpRequest) -> HttpResponse:
+    """The reviews of one's own work, newest first, each disputable once from here (a
+    delivered item no longer shows on one's work pages)."""
+    user = _user(request)
+    reviews = queries.reviews_of_agent(user)
+    # An item stays readable only while it is in one's hands (back for rework, say).
+    openable = set(
+        visible_work_items(user)
+        .filter(pk__in=[shown.review.item_id for shown in reviews])
+        .values_list("pk", flat=True)
+    )
+    return render(
+        request,
+        "quality/my_reviews.html",
+        {"shown": reviews, "summary": queries.agent_summary(reviews), "openable": openable},
+    )
