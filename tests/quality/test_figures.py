@@ -248,6 +248,8 @@ def test_the_clients_audit_trail_shows_no_scores_or_disputes(world: World, revie
     theirs = visible_audit_records(world.client_admin_a)
     assert theirs.filter(action="work_item.approve").exists()  # the outcome stays
     assert not theirs.filter(action__startswith="quality.").exists()
+    # The failed reviews sent their items back; the reviewer's comments stay with the provider.
+    assert not theirs.filter(action="work_item.return_for_rework").exists()
     page = login(world.client_admin_a).get("/portal/audit/").content.decode()
     assert "43.75" not in page and "The scan was illegible." not in page
     everything = visible_audit_records(world.admin)

@@ -15,7 +15,12 @@ from relaydesk.work.models import Attachment, Comment, Visibility, WorkItem
 from relaydesk.work.queries import visible_work_items
 
 # Lifecycle actions clients do not see on an item's timeline either.
-INTERNAL_ACTIONS = ("work_item.assign", "work_item.take", "work_item.release")
+INTERNAL_ACTIONS = (
+    "work_item.assign",
+    "work_item.take",
+    "work_item.release",
+    "work_item.return_for_rework",
+)
 # The provider's quality assurance (scorecards, sampling, reviews, disputes, calibration):
 # clients see its outcome on the timeline and in their quality figures, not who scored what.
 QUALITY_ACTIONS = "quality."
@@ -26,7 +31,7 @@ def visible_audit_records(actor: User) -> QuerySet[AuditRecord]:
 
     A client admin reads their own client's records, except those about
     things the client never sees elsewhere: internal timeline entries
-    (assign, take, release), internal comments and attachments, and the
+    (assign, take, release, a reviewer's return for rework), internal comments and attachments, and the
     provider's quality assurance. A provider admin reads everything (in the back
     office); everyone else nothing.
     """
