@@ -171,4 +171,6 @@ class FiguresFilter(forms.Form):
             self.add_error(
                 "start", f"Ask for days between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
             )
+        elif (data["end"] - data["start"]).days > MOST_DAYS:
+            self.add_error("start", "Ask for at most three years at a time.")
         return data

@@ -52,7 +52,7 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.CONFIGURE_QUALITY: {A, L},
     P.DISPUTE_REVIEW: {G},
     P.DECIDE_DISPUTES: {A, L},
-    P.VIEW_QUALITY: {A, L, Q, S, CA, CM},
+    P.VIEW_QUALITY: {A, L, CA, CM},
     P.RUN_CALIBRATION: {A, L},
     P.TAKE_PART_IN_CALIBRATION: {A, L, Q, S},
 }

@@ -239,6 +239,8 @@ def test_a_reviewer_changes_their_score_until_the_session_closes(world: World) -
     assert changed["Location"] == _item_url(session, second)
     records = AuditRecord.objects.filter(action="quality.calibration_score").order_by("pk")
     assert [r.detail["changed"] for r in records] == [False, True]
+    # Blind in the audit trail too: provider admins read it while the session is open.
+    assert all("score" not in r.detail and "passed" not in r.detail for r in records)
 
 
 def test_participants_read_the_items_through_the_session_only(world: World) -> None:

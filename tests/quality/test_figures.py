@@ -176,6 +176,11 @@ def test_bad_filters_get_a_clear_answer(world: World) -> None:
     page = login(world.lead).get("/quality/", {"start": "2026-11-20", "end": "2026-11-01"})
     assert page.status_code == 400
     assert "The period ends before it starts." in page.content.decode()
+    too_long = login(world.lead).get("/quality/", {"start": "2000-01-01", "end": "2026-01-01"})
+    assert too_long.status_code == 400
+    assert "Ask for at most three years at a time." in too_long.content.decode()
+    # Reviewers score work; the figures are for leads and clients.
+    assert login(world.qa).get("/quality/").status_code == 403
     _, secret = do_create_api_token(world.member_a, name="quality")
     http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert http.get("/api/v1/quality/figures", {"group_by": "agent"}).status_code == 422
@@ -254,3 +259,13 @@ def test_the_clients_audit_trail_shows_no_scores_or_disputes(world: World, revie
     assert "43.75" not in page and "The scan was illegible." not in page
     everything = visible_audit_records(world.admin)
     assert everything.filter(action="quality.review").count() == 5
+    # A refusal on a review (a second dispute, say) is the provider's business too.
+    second = login(world.agent).post(
+        f"/reviews/{reviewed['low'].pk}/dispute/", {"reason": "Again."}
+    )
+    assert second.status_code == 302
+    refused = login(world.qa).post(f"/reviews/{reviewed['low'].pk}/dispute/", {"reason": "x"})
+    assert refused.status_code in (302, 404)
+    denied = visible_audit_records(world.admin).filter(action="permission.denied")
+    assert denied.filter(object_type="Review", client=world.client_a).exists()
+    assert not visible_audit_records(world.client_admin_a).filter(object_type="Review").exists()

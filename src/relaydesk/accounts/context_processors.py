@@ -38,8 +38,11 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
         ("Clients", "clients:list"),
     ],
     Role.AGENT: [("My work", "workspace:home"), ("My reviews", "quality:mine")],
-    Role.QA_REVIEWER: [("Reviews", "workspace:reviews"), ("Quality", "quality:figures")],
-    Role.SUPERVISING_ATTORNEY: [("Reviews", "workspace:reviews"), ("Quality", "quality:figures")],
+    Role.QA_REVIEWER: [("Reviews", "workspace:reviews"), ("Calibration", "quality:calibration")],
+    Role.SUPERVISING_ATTORNEY: [
+        ("Reviews", "workspace:reviews"),
+        ("Calibration", "quality:calibration"),
+    ],
     Role.CLIENT_ADMIN: _CLIENT_WORK,
     Role.CLIENT_MEMBER: _CLIENT_WORK,
 }

@@ -6,12 +6,12 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from django.db.models import QuerySet
 
 from relaydesk.audit.chain import canonical_ip
 from relaydesk.audit.models import AuditRecord
+from relaydesk.web import spreadsheet_cell
 
 COLUMNS = [
     "record",
@@ -28,18 +28,10 @@ COLUMNS = [
     "hash",
 ]
 
-# A spreadsheet would run a cell starting with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
 
 def _row(record: AuditRecord) -> list[str]:
     return [
-        _cell(v)
+        spreadsheet_cell(v)
         for v in (
             record.seq,
             record.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),

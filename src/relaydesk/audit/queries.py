@@ -24,16 +24,27 @@ INTERNAL_ACTIONS = (
 # The provider's quality assurance (scorecards, sampling, reviews, disputes, calibration):
 # clients see its outcome on the timeline and in their quality figures, not who scored what.
 QUALITY_ACTIONS = "quality."
+QUALITY_OBJECTS = (
+    "Scorecard",
+    "ScorecardVersion",
+    "SamplingRule",
+    "Review",
+    "Dispute",
+    "CalibrationSession",
+    "CalibrationItem",
+    "CalibrationScore",
+)
 
 
 def visible_audit_records(actor: User) -> QuerySet[AuditRecord]:
     """The audit records ``actor`` may read.
 
     A client admin reads their own client's records, except those about
-    things the client never sees elsewhere: internal timeline entries
-    (assign, take, release, a reviewer's return for rework), internal comments and attachments, and the
-    provider's quality assurance. A provider admin reads everything (in the back
-    office); everyone else nothing.
+    things the client never sees elsewhere: internal timeline entries (assign,
+    take, release, a reviewer's return for rework), internal comments and
+    attachments, and the provider's quality assurance (its actions, and refusals
+    on its objects). A provider admin reads everything (in the back office);
+    everyone else nothing.
     """
     records = AuditRecord.objects.all()
     if actor.role_enum is Role.PROVIDER_ADMIN:
@@ -50,6 +61,7 @@ def visible_audit_records(actor: User) -> QuerySet[AuditRecord]:
         records.filter(client_id=actor.client_id)
         .exclude(action__in=INTERNAL_ACTIONS)
         .exclude(action__startswith=QUALITY_ACTIONS)
+        .exclude(object_type__in=QUALITY_OBJECTS)
         .exclude(Q(object_type="Comment", object_id__in=internal_comments))
         .exclude(Q(object_type="Attachment", object_id__in=internal_files))
     )

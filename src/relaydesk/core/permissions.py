@@ -169,7 +169,6 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVIEW_WORK,
             _P.POST_INTERNAL,
             _P.REVEAL_SENSITIVE,
-            _P.VIEW_QUALITY,
             _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
@@ -179,7 +178,6 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVIEW_WORK,
             _P.POST_INTERNAL,
             _P.REVEAL_SENSITIVE,
-            _P.VIEW_QUALITY,
             _P.TAKE_PART_IN_CALIBRATION,
         }
     ),

@@ -340,12 +340,11 @@ def do_score_calibration_item(
             client=locked.client_id,
             source_ip=source_ip,
             at=at,
+            # No score while the session is open: scoring is blind, and provider admins
+            # read the audit trail. The scores are in the session once it closes.
             detail={
                 "session": locked.pk,
                 "item": item.pk,
-                "score": scored.display,
-                "passed": scored.passed,
-                "auto_failed": scored.auto_failed,
                 "benchmark": benchmark,
                 "changed": changed,
             },

@@ -234,11 +234,6 @@ class SessionRow:
     benchmark_scored: int
     mine: int | None
 
-    @property
-    def benchmark_done(self) -> bool:
-        """True when the lead has scored every item."""
-        return self.benchmark_scored >= self.items
-
 
 def _counts(
     sessions: list[CalibrationSession],

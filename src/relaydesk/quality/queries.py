@@ -425,9 +425,14 @@ def review_panel(
 # --- quality figures ----------------------------------------------------------------------------
 
 
+def _one_decimal(value: Decimal) -> float:
+    """Rounded half up to one decimal, as every quality figure is."""
+    return float(value.quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
 def _share(part: int, whole: int) -> float | None:
     """``part`` of ``whole`` in per cent to one decimal; None when there is nothing to share."""
-    return round(part * 100 / whole, 1) if whole else None
+    return _one_decimal(Decimal(part * 100) / Decimal(whole)) if whole else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,8 +467,7 @@ class QualityRow:
         """The internal quality score: the mean review score, to one decimal."""
         if not self.reviews:
             return None
-        mean = (self.score_total / self.reviews).quantize(Decimal("0.1"), ROUND_HALF_UP)
-        return float(mean)
+        return _one_decimal(self.score_total / self.reviews)
 
     @property
     def pass_rate(self) -> float | None:

@@ -20,7 +20,7 @@ from relaydesk.errors import ActionRefused, Invalid
 from relaydesk.permissions import roles_required
 from relaydesk.quality import actions, queries
 from relaydesk.quality.forms import QualityFilter
-from relaydesk.web import client_ip
+from relaydesk.web import client_ip, spreadsheet_cell
 from relaydesk.work.models import WorkItem
 from relaydesk.work.queries import get_visible_item, visible_work_items
 
@@ -241,13 +241,13 @@ def _figures_csv(figures: queries.QualityFigures) -> HttpResponse:
             "quality_score",
             "pass_rate_percent",
             "accuracy_percent",
-            *(f"defects: {name}" for name in categories),
+            *(spreadsheet_cell(f"defects: {name}") for name in categories),
         ]
     )
     for row in [*figures.rows, figures.total]:
         writer.writerow(
             [
-                row.label,
+                spreadsheet_cell(row.label),
                 row.reviews,
                 row.passed,
                 row.failed,

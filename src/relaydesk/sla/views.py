@@ -14,6 +14,7 @@ from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.permissions import roles_required
 from relaydesk.sla.forms import AttainmentFilter
 from relaydesk.sla.queries import Attainment, attainment_figures
+from relaydesk.web import spreadsheet_cell
 
 
 @roles_required(*roles_with(Permission.VIEW_SERVICE_LEVELS))
@@ -55,7 +56,7 @@ def _csv(figures: Attainment) -> HttpResponse:
     writer.writerow(["group", "met", "breached", "decided", "attainment_percent"])
     for row in [*figures.rows, figures.total]:
         percent = "" if row.percent is None else f"{row.percent:.1f}"
-        writer.writerow([row.label, row.met, row.breached, row.decided, percent])
+        writer.writerow([spreadsheet_cell(row.label), row.met, row.breached, row.decided, percent])
     name = (
         f"sla-{figures.kind.value}-by-{figures.group_by}-"
         f"{figures.start:%Y%m%d}-{figures.end:%Y%m%d}.csv"

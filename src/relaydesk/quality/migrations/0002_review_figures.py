@@ -15,7 +15,10 @@ def score_stored_reviews(apps, schema_editor):
             # provider's scope (for this transaction).
             cursor.execute("SELECT set_config('relaydesk.scope', 'provider', true)")
     review_model = apps.get_model("quality", "Review")
-    for review in review_model.objects.select_related("scorecard_version__scorecard"):
+    fields = ["counted_criteria", "full_marks_criteria", "defect_categories"]
+    batch = []
+    reviews = review_model.objects.select_related("scorecard_version__scorecard")
+    for review in reviews.iterator(chunk_size=2000):
         version = review.scorecard_version
         try:
             card = scorecard_from(
@@ -23,11 +26,16 @@ def score_stored_reviews(apps, schema_editor):
             )
             scored = qa.score_review(card, review.answers)
         except ValueError:
+            # A review its own scorecard cannot score again keeps no accuracy figures.
             continue
         review.counted_criteria = scored.counted
         review.full_marks_criteria = scored.at_full_marks
         review.defect_categories = list(qa.defects(scored))
-        review.save(update_fields=["counted_criteria", "full_marks_criteria", "defect_categories"])
+        batch.append(review)
+        if len(batch) >= 2000:
+            review_model.objects.bulk_update(batch, fields)
+            batch = []
+    review_model.objects.bulk_update(batch, fields)
 
 
 class Migration(migrations.Migration):
