@@ -30,7 +30,7 @@ from relaydesk.quality.models import (
     CalibrationScore,
     CalibrationSession,
 )
-from relaydesk.quality.queries import CriterionField, answer_choices, answer_label
+from relaydesk.quality.queries import CriterionField, answer_label, criterion_fields
 from relaydesk.work.models import Attachment, Comment, WorkItem, WorkItemEvent
 
 __all__ = [
@@ -657,23 +657,6 @@ class CalibrationItemPage:
         return self.scores_here and self.session.is_open
 
 
-def _fields(card: qa.Scorecard, given: dict[str, str]) -> tuple[CriterionField, ...]:
-    return tuple(
-        CriterionField(
-            key=c.key,
-            label=c.label,
-            category=c.category.strip(),
-            scale=c.scale.label,
-            choices=answer_choices(c),
-            critical=c.critical,
-            bonus=c.bonus,
-            threshold=c.pass_threshold if c.critical else None,
-            selected=given.get(f"answer-{c.key}", "na" if c.bonus else ""),
-        )
-        for c in card.criteria
-    )
-
-
 def _as_form(answers: dict[str, int | None]) -> dict[str, str]:
     return {f"answer-{k}": "na" if v is None else str(v) for k, v in answers.items()}
 
@@ -752,7 +735,7 @@ def calibration_item_page(
         attachments=tuple(item.attachments.select_related("uploaded_by")),
         scores_here=scores_here(actor, session),
         as_benchmark=session.created_by_id == actor.pk,
-        fields=_fields(card, given) if card is not None else (),
+        fields=criterion_fields(card, given) if card is not None else (),
         mine=mine,
         pass_mark=f"{float(session.scorecard_version.pass_mark):g}",
         comments_text=comments if comments is not None else (mine.comments if mine else ""),

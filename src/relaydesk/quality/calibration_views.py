@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from relaydesk.accounts.models import User
-from relaydesk.audit.actions import do_record_denial
 from relaydesk.clients.models import Engagement
 from relaydesk.clients.queries import visible_engagements
 from relaydesk.core import quality as qa
@@ -24,7 +23,7 @@ from relaydesk.permissions import roles_required
 from relaydesk.quality import calibration_actions as actions
 from relaydesk.quality import calibration_queries as queries
 from relaydesk.quality.models import CalibrationSession
-from relaydesk.quality.views import ANSWER_PREFIX, scorecard_answers
+from relaydesk.quality.views import ANSWER_PREFIX, record_refusal, scorecard_answers
 from relaydesk.web import client_ip
 from relaydesk.work.downloads import attachment_response
 from relaydesk.work.models import WorkItem
@@ -38,19 +37,6 @@ def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
-
-
-def _denied(request: HttpRequest, refusal: ActionRefused, obj: Any, client_id: int | None) -> None:
-    if refusal.status == 403:
-        do_record_denial(
-            _user(request),
-            method=request.method or "",
-            path=request.path,
-            reason=refusal.message,
-            obj=obj,
-            client=client_id,
-            source_ip=client_ip(request),
-        )
 
 
 def _session_or_404(request: HttpRequest, calibration_id: int) -> CalibrationSession:
@@ -184,7 +170,8 @@ def calibration_new(request: HttpRequest) -> HttpResponse:
             source_ip=client_ip(request),
         )
     except ActionRefused as refusal:
-        _denied(request, refusal, engagement, engagement.client_id if engagement else None)
+        # Opening a session is the provider's business: the refusal stays off the client's trail.
+        record_refusal(request, refusal, engagement, None)
         return _new_page(
             request,
             engagement,
@@ -232,7 +219,7 @@ def calibration_close(request: HttpRequest, calibration_id: int) -> HttpResponse
     try:
         actions.do_close_calibration(_user(request), session, source_ip=client_ip(request))
     except ActionRefused as refusal:
-        _denied(request, refusal, session, session.client_id)
+        record_refusal(request, refusal, session, session.client_id)
         fresh = _session_or_404(request, calibration_id)
         return _session_page(request, fresh, error=refusal.message, status=refusal.status)
     messages.success(request, f"'{session.title}' is closed; the results are below.")
@@ -294,7 +281,7 @@ def calibration_score(request: HttpRequest, calibration_id: int, item_id: int) -
             source_ip=client_ip(request),
         )
     except ActionRefused as refusal:
-        _denied(request, refusal, session, session.client_id)
+        record_refusal(request, refusal, session, session.client_id)
         fresh = _session_or_404(request, calibration_id)
         return _item_page(request, fresh, item, refusal=refusal)
     what = "Benchmark" if score.is_benchmark else "Your score"

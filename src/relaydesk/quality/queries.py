@@ -43,6 +43,7 @@ __all__ = [
     "ReviewShown",
     "agent_history",
     "agent_summary",
+    "criterion_fields",
     "get_visible_dispute",
     "get_visible_review",
     "qa_sample_decision",
@@ -310,6 +311,25 @@ def answer_choices(criterion: qa.Criterion) -> tuple[tuple[str, str], ...]:
     return tuple((str(n), str(n)) for n in range(criterion.scale.maximum, 0, -1))
 
 
+def criterion_fields(card: qa.Scorecard, given: dict[str, str]) -> tuple[CriterionField, ...]:
+    """The scorecard's questions as its form shows them, with the answers ``given`` (form
+    field name to value) selected again; bonus questions start at "not applicable"."""
+    return tuple(
+        CriterionField(
+            key=c.key,
+            label=c.label,
+            category=c.category.strip(),
+            scale=c.scale.label,
+            choices=answer_choices(c),
+            critical=c.critical,
+            bonus=c.bonus,
+            threshold=c.pass_threshold if c.critical else None,
+            selected=given.get(f"answer-{c.key}", "na" if c.bonus else ""),
+        )
+        for c in card.criteria
+    )
+
+
 def answer_label(criterion: qa.Criterion | None, value: object) -> str:
     """A stored answer in words: "Yes", "3 of 5", "N/A"."""
     if value is None:
@@ -393,21 +413,7 @@ def review_panel(
         except ValueError:
             card = None
         if card is not None:
-            given = answers or {}
-            fields = tuple(
-                CriterionField(
-                    key=c.key,
-                    label=c.label,
-                    category=c.category.strip(),
-                    scale=c.scale.label,
-                    choices=answer_choices(c),
-                    critical=c.critical,
-                    bonus=c.bonus,
-                    threshold=c.pass_threshold if c.critical else None,
-                    selected=given.get(f"answer-{c.key}", "na" if c.bonus else ""),
-                )
-                for c in card.criteria
-            )
+            fields = criterion_fields(card, answers or {})
     if not shown and not can_review:
         return None
     return ReviewPanel(

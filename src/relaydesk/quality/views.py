@@ -49,7 +49,10 @@ def scorecard_answers(form: Any) -> dict[str, int | None]:
     return answers
 
 
-def _denied(request: HttpRequest, refusal: ActionRefused, obj: Any, client_id: int | None) -> None:
+def record_refusal(
+    request: HttpRequest, refusal: ActionRefused, obj: Any, client_id: int | None
+) -> None:
+    """Write a refused request (403) to the audit trail; other refusals are only shown."""
     if refusal.status == 403:
         do_record_denial(
             _user(request),
@@ -70,7 +73,7 @@ def _item_page_again(request: HttpRequest, item: WorkItem, refusal: ActionRefuse
     fresh = get_visible_item(user, item.pk)
     if fresh is None:
         raise Http404("No such work item.")
-    _denied(request, refusal, fresh, fresh.client_id)
+    record_refusal(request, refusal, fresh, fresh.client_id)
     context = item_page_context(request, fresh)
     answers = {k: str(v) for k, v in request.POST.items() if k.startswith(ANSWER_PREFIX)}
     context["quality"] = queries.review_panel(
@@ -127,7 +130,7 @@ def dispute_review(request: HttpRequest, review_id: int) -> HttpResponse:
             user, review, request.POST.get("reason", ""), source_ip=client_ip(request)
         )
     except ActionRefused as refusal:
-        _denied(request, refusal, review, review.client_id)
+        record_refusal(request, refusal, review, review.client_id)
         messages.error(request, refusal.message)
     else:
         messages.success(request, "Your dispute was sent to the operations leads.")
@@ -174,7 +177,7 @@ def decide_dispute(request: HttpRequest, dispute_id: int) -> HttpResponse:
             source_ip=client_ip(request),
         )
     except ActionRefused as refusal:
-        _denied(request, refusal, dispute, dispute.client_id)
+        record_refusal(request, refusal, dispute, dispute.client_id)
         if refusal.status == 403:
             return render(request, "403.html", {"reason": refusal.message}, status=403)
         return _disputes_page(
