@@ -29,8 +29,13 @@ def sign_in(browser: Any, base: str, email: str) -> Any:
     if page.url.endswith("/accounts/2fa/totp/activate/"):
         # Provider staff must set up an authenticator app first: do it as a phone would.
         secret = page.inner_text("#totp-secret").strip()
-        page.fill("#id_code", totp_code(secret))
-        page.click("button:has-text('Turn on two-factor sign-in')")
+        for attempt in range(2):
+            page.fill("#id_code", totp_code(secret))
+            with page.expect_navigation(timeout=60_000):
+                page.click("button:has-text('Turn on two-factor sign-in')")
+            # On a busy machine the code can expire on its way; a phone would show a new one.
+            if page.is_visible("#recovery-codes") or attempt:
+                break
         page.wait_for_selector("#recovery-codes")
         page.goto(f"{base}/")
         page.wait_for_load_state()
