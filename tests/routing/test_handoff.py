@@ -387,6 +387,8 @@ def test_signing_out_hands_off_what_the_agent_holds(relay: Relay) -> None:
     shifts(relay.pune, [(day, dt.time(0), dt.time(0)) for day in range(7)], name="all day")
     item = relay.in_progress()
     do_set_presence(relay.maria, "available", at=MORNING)
+    # The other Manila agent has left, so Pune takes over even during Manila's day.
+    User.objects.filter(pk=relay.w.other_agent.pk).update(is_active=False)
     browser = login(relay.maria)
 
     assert browser.post("/accounts/logout/").status_code == 302
