@@ -24,6 +24,11 @@ from relaydesk.accounts.models import User
 from relaydesk.config.api import api
 from relaydesk.core.lifecycle import Action
 from relaydesk.core.roles import Role
+from relaydesk.insights.actions import do_propose_objective
+from relaydesk.insights.report_actions import do_create_report, do_create_schedule
+from relaydesk.notifications.actions import Note, do_notify
+from relaydesk.notifications.kinds import Kind
+from relaydesk.notifications.models import Notification
 from relaydesk.quality.actions import (
     do_dispute_review,
     do_publish_scorecard_version,
@@ -36,6 +41,7 @@ from relaydesk.quality.calibration_actions import (
 )
 from relaydesk.quality.models import CalibrationSession, Dispute, Review, Scorecard
 from relaydesk.routing.actions import do_hand_off
+from relaydesk.webhooks.actions import do_create_endpoint, queue_event
 from relaydesk.work.actions import do_add_attachment, do_add_comment, do_assign, do_transition
 from relaydesk.work.models import Comment, WorkItem
 from relaydesk.workforce.models import Agent, ShiftPattern, Site
@@ -61,6 +67,12 @@ class Target:
     review_id: int = 999_999
     dispute_id: int = 999_999
     calibration_id: int = 999_999
+    notification_id: int = 999_999
+    webhook_endpoint_id: int = 999_999
+    webhook_delivery_id: int = 999_999
+    objective_id: int = 999_999
+    report_id: int = 999_999
+    schedule_id: int = 999_999
 
 
 def _walk(resolver: URLResolver, prefix: str = "", ns: str = "") -> Iterator[tuple[str, str]]:
@@ -87,6 +99,12 @@ def _fill(pattern: str, target: Target, action: str = "cancel") -> str:
         "review_id": target.review_id,
         "dispute_id": target.dispute_id,
         "calibration_id": target.calibration_id,
+        "notification_id": target.notification_id,
+        "endpoint_id": target.webhook_endpoint_id,
+        "delivery_id": target.webhook_delivery_id,
+        "objective_id": target.objective_id,
+        "report_id": target.report_id,
+        "schedule_id": target.schedule_id,
         "action": action,
         "client_slug": target.item.client.slug if target.item.client_id else "no-such-client",
         # The back office: client users must be turned away from it whatever the object.
@@ -148,8 +166,40 @@ def _target_for(world: World, *, owner_client: str) -> Target:
     handoff = do_hand_off(world.other_agent, item, "Secret handoff note 3141")
     assert handoff.to_agent == relay
     token, _ = do_create_api_token(world.other_agent, name="other's token")
+    notification = _notifications_of(world, item, owner)
     review, dispute = _disputed_review(world, owner_client)
     calibration = _calibration(world, review)
+    endpoint, _ = do_create_endpoint(
+        world.client_admin_b if owner_client == "b" else world.client_admin_a,
+        engagement_id=engagement_id,
+        url="https://hooks.example.com/secret-webhook-6174",
+        event_types=["work_item.delivered"],
+        description="Secret webhook endpoint 6174",
+    )
+    (webhook_delivery,) = queue_event(
+        endpoint.engagement,
+        "work_item.delivered",
+        {"work_item": {"title": "Secret webhook payload 7272"}},
+    )
+    objective = do_propose_objective(
+        world.lead,
+        engagement_id,
+        metric="backlog_ceiling",
+        target=40,
+        note="Secret objective note 5150",
+    )
+    # A kept report of the engagement with the lead's commentary, and a schedule of it.
+    today = dt.datetime.now(dt.UTC).date()
+    report = do_create_report(
+        world.lead,
+        engagement_id,
+        start=today - dt.timedelta(days=6),
+        end=today,
+        commentary="Secret report commentary 7070",
+    )
+    schedule = do_create_schedule(
+        world.lead, engagement_id, frequency="weekly", recipients=[owner.pk]
+    )
     return Target(
         item=item,
         attachment_id=attachment.pk,
@@ -164,12 +214,34 @@ def _target_for(world: World, *, owner_client: str) -> Target:
             "Secret dispute reason 1618",
             "Secret calibration 4242",
             "Secret benchmark note 2468",
+            "secret-webhook-6174",
+            "Secret webhook endpoint 6174",
+            "Secret webhook payload 7272",
+            "Secret objective note 5150",
+            "Secret report commentary 7070",
         ),
         handoff_id=handoff.pk,
         review_id=review.pk,
         dispute_id=dispute.pk,
         calibration_id=calibration.pk,
+        notification_id=notification.pk,
+        webhook_endpoint_id=endpoint.pk,
+        webhook_delivery_id=webhook_delivery.pk,
+        objective_id=objective.pk,
+        report_id=report.pk,
+        schedule_id=schedule.pk,
     )
+
+
+def _notifications_of(world: World, item: WorkItem, owner: User) -> Notification:
+    """The owner's notification about the item, and the agent's and the reviewer's, who can
+    no longer open it: none of them may show its title to anyone else, nor to those two."""
+    [owned] = do_notify(
+        Kind.ITEM_DELIVERED, item, [Note(owner, f"Delivered: {item.title}", item.external_ref)]
+    )
+    do_notify(Kind.REWORK_REQUESTED, item, [Note(world.agent, f"Rework: {item.title}")])
+    do_notify(Kind.REVIEW_WAITING, item, [Note(world.qa, f"Review: {item.title}")])
+    return owned
 
 
 def _disputed_review(world: World, owner_client: str) -> tuple[Review, Dispute]:
@@ -433,7 +505,12 @@ def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) ->
 
 
 # Provider-only pages that show every client's work: outsiders get the 403 page.
-PROVIDER_ONLY_PAGES = ("ops/board/", "ops/quality/disputes/", "ops/quality/calibration/new/")
+PROVIDER_ONLY_PAGES = (
+    "ops/board/",
+    "ops/quality/disputes/",
+    "ops/quality/calibration/new/",
+    "ops/dashboard/",
+)
 
 
 @pytest.mark.parametrize("who", OUTSIDERS)

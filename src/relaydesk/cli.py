@@ -19,18 +19,26 @@ SUBCOMMANDS = {
     "createadmin": "Create a provider admin who can also use the back office.",
     "token": "Manage personal API tokens: relaydesk token create --user EMAIL --name NAME.",
     "import-work": "Import work items from a CSV file: relaydesk import-work FILE --client SLUG.",
+    "ingest-mail": "Take in e-mail: relaydesk ingest-mail --maildir PATH | --imap URL.",
     "keys": "Document keys: relaydesk keys status | rotate --new-key-file PATH | new --out PATH.",
     "purge": "Delete documents past their retention (run daily): relaydesk purge [--dry-run].",
     "export-client": "Export a client's data: relaydesk export-client SLUG --out FILE.zip.",
     "grant-app-role": "PostgreSQL: give the app's own role its rights (run as the owner).",
+    "rebuild-measures": "Replay every item's dashboard measures from its timeline (repair).",
+    "send-digests": "Send the notification digests that are due (run often: one a day each).",
+    "send-reports": "Build and e-mail the scheduled engagement reports that are due.",
 }
 
 _DJANGO_NAMES = {
     "worker": "db_worker",
     "import-work": "import_work",
+    "ingest-mail": "ingest_mail",
     "demo-code": "demo_code",
     "export-client": "export_client",
     "grant-app-role": "grant_app_role",
+    "rebuild-measures": "rebuild_measures",
+    "send-digests": "send_digests",
+    "send-reports": "send_reports",
 }
 
 

@@ -27,16 +27,25 @@ def top_bar(user: User, path: str) -> tuple[list[str], list[str], str]:
 
 def test_a_client_admin_sees_five_work_links_and_one_security_menu(world: World) -> None:
     top, inside, summary = top_bar(world.client_admin_a, "/portal/")
-    assert top == ["Requests", "New request", "Import CSV", "Service levels", "Quality"]
+    assert top == [
+        "Dashboard",
+        "Requests",
+        "New request",
+        "Import CSV",
+        "Service levels",
+        "Quality",
+    ]
     assert summary == "Security"
     assert inside == [
         "Security & compliance",
         "Sign-in rules",
         "Audit trail",
         "Export data",
+        "Webhooks",
         "Two-factor sign-in",
         "Sign-in history",
         "API tokens",
+        "Notification settings",
     ]
 
 
@@ -54,7 +63,7 @@ def test_the_menu_names_the_page_you_are_on(world: World) -> None:
 def test_members_get_the_statement_but_not_the_admin_pages(world: World) -> None:
     _, inside, _ = top_bar(world.member_a, "/portal/")
     assert "Security & compliance" in inside and "Sign-in history" in inside
-    assert not {"Sign-in rules", "Audit trail", "Export data"} & set(inside)
+    assert not {"Sign-in rules", "Audit trail", "Export data", "Webhooks"} & set(inside)
 
 
 @pytest.mark.parametrize(
@@ -63,12 +72,20 @@ def test_members_get_the_statement_but_not_the_admin_pages(world: World) -> None
         (
             "admin",
             "/ops/",
-            ["Operations", "Board", "Service levels", "Quality", "Clients", "Back office"],
+            [
+                "Operations",
+                "Board",
+                "Dashboard",
+                "Service levels",
+                "Quality",
+                "Clients",
+                "Back office",
+            ],
         ),
         (
             "lead",
             "/ops/",
-            ["Operations", "Board", "Service levels", "Quality", "Clients"],
+            ["Operations", "Board", "Dashboard", "Service levels", "Quality", "Clients"],
         ),
         ("agent", "/workspace/", ["My work", "My reviews"]),
         ("qa", "/workspace/reviews/", ["Reviews", "Calibration"]),
@@ -80,7 +97,18 @@ def test_provider_staff_keep_their_account_pages_in_the_same_menu(
 ) -> None:
     top, inside, _ = top_bar(getattr(world, who), path)
     assert top == work
-    assert inside == ["Two-factor sign-in", "Sign-in history", "API tokens"]
+    assert inside == [
+        "Two-factor sign-in",
+        "Sign-in history",
+        "API tokens",
+        "Notification settings",
+    ]
+
+
+def test_the_operations_dashboard_lights_its_own_link_not_operations(world: World) -> None:
+    page = login(world.lead).get("/ops/dashboard/").content.decode()
+    assert '<a href="/ops/dashboard/" class="active" aria-current="page">Dashboard</a>' in page
+    assert '<a href="/ops/" class="active"' not in page
 
 
 def test_every_page_of_the_menu_opens(world: World) -> None:

@@ -40,21 +40,31 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.REVEAL_SENSITIVE: {L, G, Q, S, CA, CM},
     P.VIEW_CLIENT_AUDIT: {CA},
     P.EXPORT_CLIENT_DATA: {A, CA},
+    P.MANAGE_WEBHOOKS: {CA},
+    P.VIEW_WEBHOOKS: {A, L, CA},
     P.USE_BACK_OFFICE: {A},
+    P.MANAGE_MAIL_INTAKE: {A},
     P.SET_PRESENCE: {G},
     P.VIEW_ROUTING: {A, L},
     P.CONFIGURE_ROUTING: {A, L},
     P.CONFIGURE_SLA: {A, L},
     P.VIEW_SERVICE_LEVELS: {A, L, CA, CM},
     P.VIEW_OPERATIONS_BOARD: {A, L},
+    P.VIEW_OPERATIONS_DASHBOARD: {A, L},
     P.HAND_OFF: {G},
     P.ACKNOWLEDGE_HANDOFF: {G},
     P.CONFIGURE_QUALITY: {A, L},
     P.DISPUTE_REVIEW: {G},
     P.DECIDE_DISPUTES: {A, L},
     P.VIEW_QUALITY: {A, L, CA, CM},
+    P.VIEW_DASHBOARD: {A, L, CA, CM},
+    P.SET_OBJECTIVES: {A, L, CA},
+    P.VIEW_REPORTS: {A, L, CA, CM},
+    P.MANAGE_REPORTS: {A, L, CA},
+    P.WRITE_REPORT_COMMENTARY: {A, L},
     P.RUN_CALIBRATION: {A, L},
     P.TAKE_PART_IN_CALIBRATION: {A, L, Q, S},
+    P.RECEIVE_NOTIFICATIONS: {A, L, G, Q, S, CA, CM},
 }
 
 
@@ -80,6 +90,7 @@ def test_clients_never_hold_a_provider_permission() -> None:
         P.VIEW_WORKFORCE,
         P.VIEW_ALL_ENGAGEMENTS,
         P.USE_BACK_OFFICE,
+        P.MANAGE_MAIL_INTAKE,
         P.SET_PRESENCE,
         P.VIEW_ROUTING,
         P.CONFIGURE_ROUTING,
@@ -89,6 +100,7 @@ def test_clients_never_hold_a_provider_permission() -> None:
         P.DECIDE_DISPUTES,
         P.RUN_CALIBRATION,
         P.TAKE_PART_IN_CALIBRATION,
+        P.WRITE_REPORT_COMMENTARY,
     }
     for permission in provider_only:
         assert not roles_with(permission) & {CA, CM}, permission

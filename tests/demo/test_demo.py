@@ -408,3 +408,25 @@ def test_a_closed_calibration_shows_a_harsh_and_a_lenient_reviewer(small_demo: D
     assert calibration_figures(lead, sessions["open"]) is None
     page = login(lead).get(reverse("quality:calibration")).content.decode()
     assert "Support replies, last week" in page and "Support replies, this week" in page
+
+
+def test_each_engagement_has_agreed_objectives_and_one_waits_for_the_provider(
+    small_demo: DemoSummary,
+):
+    from relaydesk.insights.models import Objective
+
+    objectives = list(Objective.objects.select_related("engagement", "proposed_by"))
+    waiting = [o for o in objectives if not o.is_agreed]
+    assert len(waiting) == 1 and waiting[0].metric == "cost_cap"
+    assert waiting[0].proposed_by.is_client_user
+    assert {o.engagement_id for o in objectives} == set(
+        Engagement.objects.values_list("pk", flat=True)
+    )
+    admin = User.objects.get(email="dana@hartwell-cole.test")
+    page = login(admin).get(reverse("insights:dashboard"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Turnaround SLA attainment" in html and "Backlog" in html
+    lead = login(User.objects.get(email="lead@relaydesk.test"))
+    listed = lead.get(reverse("insights:objectives")).content.decode()
+    assert "Agree" in listed  # the cost cap waits for the provider

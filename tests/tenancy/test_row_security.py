@@ -28,6 +28,9 @@ from relaydesk.accounts.models import ClientSSO
 from relaydesk.audit.chain import HASHED_FIELDS, verify_chain
 from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Client
+from relaydesk.insights.actions import do_propose_objective
+from relaydesk.insights.measures import backfill_measures
+from relaydesk.insights.report_actions import do_create_report, do_create_schedule
 from relaydesk.routing.actions import do_escalate, do_set_escalation_ladder
 from relaydesk.routing.models import Handoff
 from relaydesk.sla.actions import do_replay_clocks, do_set_sla_policy
@@ -40,8 +43,11 @@ from relaydesk.work.actions import do_add_comment
 from relaydesk.work.models import Comment, WorkItem
 from relaydesk.work.signals import work_item_changed
 from tests.conftest import APP_ROLE, World, login, submit
+from tests.mailintake.support import mail_rows
+from tests.notifications.support import notification_rows
 from tests.quality.calibration_support import calibration_rows
 from tests.quality.support import quality_rows
+from tests.webhooks.support import webhook_rows
 
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row-level security is PostgreSQL's"
@@ -121,6 +127,15 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
     # calibration session on it.
     quality_rows(world, items.values())
     calibration_rows(world, items.values())
+    # Webhooks: an endpoint of each engagement, with a delivery of an event.
+    webhook_rows(world, items.values())
+    # Mail intake: each client's intake address, a reply filed by e-mail, a held message.
+    mail_rows(world, items.values())
+    # Objectives: a target for each engagement.
+    for engagement in (world.engagement_a, world.engagement_b):
+        do_propose_objective(world.lead, engagement, metric="backlog_ceiling", target=50)
+    # Notifications: each item's submitter told of it.
+    notification_rows(world, items.values())
     # A handoff of each client's item between the two agents.
     for item in items.values():
         Handoff.objects.create(
@@ -131,6 +146,16 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
             note="Checked the first half of the batch.",
             respond_by=timezone.now() + dt.timedelta(hours=1),
         )
+    # The dashboards' roll-up: each item's row.
+    backfill_measures()
+    # Reports: a kept report of each engagement and a schedule with its recipient.
+    today = timezone.now().astimezone(dt.UTC).date()
+    for engagement, reader in (
+        (world.engagement_a, world.member_a),
+        (world.engagement_b, world.member_b),
+    ):
+        do_create_report(world.lead, engagement, start=today - dt.timedelta(days=6), end=today)
+        do_create_schedule(world.lead, engagement, frequency="weekly", recipients=[reader.pk])
     return items
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from relaydesk.core.roles import Role
 
 _CLIENT_WORK = [
+    ("Dashboard", "insights:dashboard"),
     ("Requests", "portal:items"),
     ("New request", "portal:submit"),
     ("Import CSV", "portal:import"),
@@ -25,6 +26,7 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
     Role.PROVIDER_ADMIN: [
         ("Operations", "ops:items"),
         ("Board", "board:board"),
+        ("Dashboard", "ops_dashboard:dashboard"),
         ("Service levels", "sla:attainment"),
         ("Quality", "quality:figures"),
         ("Clients", "clients:list"),
@@ -33,6 +35,7 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
     Role.OPS_LEAD: [
         ("Operations", "ops:items"),
         ("Board", "board:board"),
+        ("Dashboard", "ops_dashboard:dashboard"),
         ("Service levels", "sla:attainment"),
         ("Quality", "quality:figures"),
         ("Clients", "clients:list"),
@@ -54,20 +57,22 @@ _FIRM_SECURITY: dict[Role, list[tuple[str, str]]] = {
         ("Sign-in rules", "accounts:client_security"),
         ("Audit trail", "audit:portal"),
         ("Export data", "retention:export"),
+        ("Webhooks", "webhooks:list"),
     ],
     Role.CLIENT_MEMBER: [("Security & compliance", "clients:my_security")],
 }
 
-# One's own sign-in and credentials, for everyone.
+# One's own sign-in, credentials and notification settings, for everyone.
 _ACCOUNT = [
     ("Two-factor sign-in", "mfa_index"),
     ("Sign-in history", "accounts:sign_ins"),
     ("API tokens", "accounts:tokens"),
+    ("Notification settings", "notifications:preferences"),
 ]
 
 SECURITY_MENU_LABEL = "Security"
 # Shorter names for the top bar's "Security › ..." mark, where the full one repeats the menu's.
-_SHORT = {"clients:my_security": "Compliance"}
+_SHORT = {"clients:my_security": "Compliance", "notifications:preferences": "Notifications"}
 
 
 # Pages a link stands for besides those under its own address: the quality section's

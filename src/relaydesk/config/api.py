@@ -18,12 +18,14 @@ from relaydesk.audit.actions import do_record_denial
 from relaydesk.catalog.api import router as catalog_router
 from relaydesk.clients.api import router as clients_router
 from relaydesk.errors import ActionRefused
+from relaydesk.insights.api import router as insights_router
 from relaydesk.quality.api import router as quality_router
 from relaydesk.routing.api import router as routing_router
 from relaydesk.sla.api import router as sla_router
 from relaydesk.tenancy import rowsecurity
 from relaydesk.throttling import AnonymousRateThrottle, CallerRateThrottle
 from relaydesk.web import client_ip
+from relaydesk.webhooks.api import router as webhooks_router
 from relaydesk.work.api import router as work_router
 from relaydesk.workforce.api import router as workforce_router
 
@@ -79,6 +81,8 @@ api.add_router("/", work_router)
 api.add_router("/", routing_router)
 api.add_router("/", sla_router)
 api.add_router("/", quality_router)
+api.add_router("/", insights_router)
+api.add_router("/", webhooks_router)
 
 
 @api.exception_handler(ActionRefused)

@@ -68,8 +68,12 @@ INSTALLED_APPS = [
     "relaydesk.routing",
     "relaydesk.sla",
     "relaydesk.quality",
+    "relaydesk.notifications",
+    "relaydesk.insights",
     "relaydesk.vault",
     "relaydesk.retention",
+    "relaydesk.mailintake",
+    "relaydesk.webhooks",
     "relaydesk.tenancy",
     "relaydesk.demo",
 ]
@@ -253,8 +257,58 @@ RELAYDESK_PUSH_ON_ARRIVAL = env.bool("RELAYDESK_PUSH_ON_ARRIVAL", default=False)
 # before the item goes back to the front of the queue and the lead is alerted.
 RELAYDESK_HANDOFF_ACK_MINUTES = env.int("RELAYDESK_HANDOFF_ACK_MINUTES", default=30)
 
+
+def _mailer(url: str, mail_dir: Path, production: bool) -> dict[str, object]:
+    """The default mailer from an e-mail URL (django-environ's syntax), or the fallback."""
+    if not url:
+        if production:
+            return {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "localhost", "port": 25, "timeout": 10},
+            }
+        return {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(mail_dir)},
+        }
+    parsed = environ.Env.email_url_config(url)
+    backend = parsed["EMAIL_BACKEND"]
+    if not backend.endswith("smtp.EmailBackend"):
+        return {"BACKEND": backend}
+    return {
+        "BACKEND": backend,
+        "OPTIONS": {
+            "host": parsed["EMAIL_HOST"] or "localhost",
+            "port": parsed["EMAIL_PORT"] or 25,
+            "username": parsed["EMAIL_HOST_USER"] or "",
+            "password": parsed["EMAIL_HOST_PASSWORD"] or "",
+            "use_tls": bool(parsed.get("EMAIL_USE_TLS")),
+            "use_ssl": bool(parsed.get("EMAIL_USE_SSL")),
+            "timeout": 10,  # a slow mail server never holds a request for long
+        },
+    }
+
+
+# Outgoing e-mail (notifications, docs/notifications.md): EMAIL_URL such as
+# smtp+tls://user:password@mail.example.com:587 (smtp://, smtps://, smtp+ssl://). Without it,
+# development writes each message as a file into var/mail/ and production hands it to the
+# SMTP server on localhost:25.
+MAILERS = {"default": _mailer(env.str("EMAIL_URL", default=""), VAR_DIR / "mail", PRODUCTION)}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relaydesk <relaydesk@localhost>")
+
 # Largest attachment accepted, in bytes.
 RELAYDESK_MAX_UPLOAD_BYTES = env.int("RELAYDESK_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+# Webhooks (docs/webhooks.md): the address work-item links in events start with, and whether
+# endpoints on this server itself (http://127.0.0.1, localhost) are accepted, for testing.
+RELAYDESK_BASE_URL = env.str("RELAYDESK_BASE_URL", default="http://127.0.0.1:8000")
+RELAYDESK_WEBHOOK_ALLOW_LOOPBACK = env.bool(
+    "RELAYDESK_WEBHOOK_ALLOW_LOOPBACK", default=not PRODUCTION
+)
+# E-mail intake (relaydesk ingest-mail, docs/mail-intake.md): the domain of every intake
+# address, the largest message taken in, and the authserv-id of the provider's own mail
+# server in Authentication-Results (empty: senders' addresses are not verified).
+RELAYDESK_INTAKE_DOMAIN = env.str("RELAYDESK_INTAKE_DOMAIN", default="intake.relaydesk.test")
+RELAYDESK_MAX_MAIL_BYTES = env.int("RELAYDESK_MAX_MAIL_BYTES", default=40 * 1024 * 1024)
+RELAYDESK_INTAKE_AUTHSERV_ID = env.str("RELAYDESK_INTAKE_AUTHSERV_ID", default="")
 # The master key that wraps every client's document key: RELAYDESK_MASTER_KEY (base64, read
 # by relaydesk.vault.keys, never kept in settings) or this file, generated on first use.
 RELAYDESK_MASTER_KEY_FILE = env.str(

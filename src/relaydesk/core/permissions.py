@@ -37,13 +37,17 @@ class Permission(StrEnum):
     REVEAL_SENSITIVE = "reveal_sensitive"
     VIEW_CLIENT_AUDIT = "view_client_audit"
     EXPORT_CLIENT_DATA = "export_client_data"
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    VIEW_WEBHOOKS = "view_webhooks"
     USE_BACK_OFFICE = "use_back_office"
+    MANAGE_MAIL_INTAKE = "manage_mail_intake"
     SET_PRESENCE = "set_presence"
     VIEW_ROUTING = "view_routing"
     CONFIGURE_ROUTING = "configure_routing"
     CONFIGURE_SLA = "configure_sla"
     VIEW_SERVICE_LEVELS = "view_service_levels"
     VIEW_OPERATIONS_BOARD = "view_operations_board"
+    VIEW_OPERATIONS_DASHBOARD = "view_operations_dashboard"
     HAND_OFF = "hand_off"
     ACKNOWLEDGE_HANDOFF = "acknowledge_handoff"
     CONFIGURE_QUALITY = "configure_quality"
@@ -52,6 +56,12 @@ class Permission(StrEnum):
     VIEW_QUALITY = "view_quality"
     RUN_CALIBRATION = "run_calibration"
     TAKE_PART_IN_CALIBRATION = "take_part_in_calibration"
+    RECEIVE_NOTIFICATIONS = "receive_notifications"
+    VIEW_DASHBOARD = "view_dashboard"
+    SET_OBJECTIVES = "set_objectives"
+    VIEW_REPORTS = "view_reports"
+    MANAGE_REPORTS = "manage_reports"
+    WRITE_REPORT_COMMENTARY = "write_report_commentary"
 
     @property
     def description(self) -> str:
@@ -78,7 +88,15 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.REVEAL_SENSITIVE: "Reveal masked sensitive fields of items they can see (audited)",
     Permission.VIEW_CLIENT_AUDIT: "Read and export their client's audit trail",
     Permission.EXPORT_CLIENT_DATA: "Export all of a client's data (clients: their own only)",
+    Permission.MANAGE_WEBHOOKS: (
+        "Set up their client's webhook endpoints: add, change, disable, delete, roll the "
+        "secret, send test events and retry deliveries"
+    ),
+    Permission.VIEW_WEBHOOKS: "See webhook endpoints and their delivery logs (clients: their own)",
     Permission.USE_BACK_OFFICE: "Use the back office (catalog, sites, agents, engagements)",
+    Permission.MANAGE_MAIL_INTAKE: (
+        "Set engagements' e-mail intake addresses; retry or discard quarantined mail"
+    ),
     Permission.SET_PRESENCE: "Say whether they are available, on a break or offline",
     Permission.VIEW_ROUTING: "See who may take an item and the rule that excludes everyone else",
     Permission.CONFIGURE_ROUTING: "Set escalation ladders (when waiting items widen, alert a lead)",
@@ -86,6 +104,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VIEW_SERVICE_LEVELS: "See SLA attainment figures (clients: their own only)",
     Permission.VIEW_OPERATIONS_BOARD: (
         "See the live operations board: sites, who is on shift, queues, items at risk, handoffs"
+    ),
+    Permission.VIEW_OPERATIONS_DASHBOARD: (
+        "See the operations dashboard: throughput, handle time, utilisation, SLA and quality "
+        "per site, team and agent, and the site-by-hour coverage heat map"
     ),
     Permission.HAND_OFF: "Hand the items they hold to the next shift, with a note",
     Permission.ACKNOWLEDGE_HANDOFF: "Acknowledge an item handed to them, and so take it over",
@@ -99,6 +121,27 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.TAKE_PART_IN_CALIBRATION: (
         "Score the items of calibration sessions they are invited to, blind to the others"
     ),
+    Permission.RECEIVE_NOTIFICATIONS: (
+        "Receive notifications of their own work, in Relaydesk and by e-mail, as they choose"
+    ),
+    Permission.VIEW_DASHBOARD: (
+        "See the client dashboard and objectives: volume, backlog, SLA, quality, turnaround, "
+        "cost (clients: their own only)"
+    ),
+    Permission.SET_OBJECTIVES: (
+        "Propose, agree and retire an engagement's objectives (clients: their own engagements)"
+    ),
+    Permission.VIEW_REPORTS: (
+        "See and download kept engagement reports: PDF, items as CSV and XLSX (clients: their "
+        "own only)"
+    ),
+    Permission.MANAGE_REPORTS: (
+        "Make an engagement report now and schedule weekly or monthly reports by e-mail "
+        "(clients: their own engagements)"
+    ),
+    Permission.WRITE_REPORT_COMMENTARY: (
+        "Write the delivery lead's commentary printed in an engagement report"
+    ),
 }
 
 _P = Permission
@@ -106,6 +149,7 @@ _P = Permission
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.PROVIDER_ADMIN: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.SUBMIT_WORK,
             _P.VIEW_ALL_WORK,
             _P.TRIAGE_WORK,
@@ -116,20 +160,29 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.VIEW_ALL_ENGAGEMENTS,
             _P.EXPORT_CLIENT_DATA,
             _P.USE_BACK_OFFICE,
+            _P.VIEW_WEBHOOKS,
+            _P.MANAGE_MAIL_INTAKE,
             _P.VIEW_ROUTING,
             _P.CONFIGURE_ROUTING,
             _P.CONFIGURE_SLA,
             _P.VIEW_OPERATIONS_BOARD,
+            _P.VIEW_OPERATIONS_DASHBOARD,
             _P.CONFIGURE_QUALITY,
             _P.DECIDE_DISPUTES,
             _P.VIEW_SERVICE_LEVELS,
             _P.VIEW_QUALITY,
+            _P.VIEW_DASHBOARD,
             _P.RUN_CALIBRATION,
+            _P.SET_OBJECTIVES,
+            _P.VIEW_REPORTS,
+            _P.MANAGE_REPORTS,
+            _P.WRITE_REPORT_COMMENTARY,
             _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
     Role.OPS_LEAD: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.SUBMIT_WORK,
             _P.VIEW_ALL_WORK,
             _P.TRIAGE_WORK,
@@ -140,19 +193,27 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.VIEW_ALL_ENGAGEMENTS,
             _P.REVEAL_SENSITIVE,
             _P.VIEW_ROUTING,
+            _P.VIEW_WEBHOOKS,
             _P.CONFIGURE_ROUTING,
             _P.CONFIGURE_SLA,
             _P.VIEW_OPERATIONS_BOARD,
+            _P.VIEW_OPERATIONS_DASHBOARD,
             _P.CONFIGURE_QUALITY,
             _P.DECIDE_DISPUTES,
             _P.VIEW_SERVICE_LEVELS,
             _P.VIEW_QUALITY,
+            _P.VIEW_DASHBOARD,
             _P.RUN_CALIBRATION,
+            _P.SET_OBJECTIVES,
+            _P.VIEW_REPORTS,
+            _P.MANAGE_REPORTS,
+            _P.WRITE_REPORT_COMMENTARY,
             _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
     Role.AGENT: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.VIEW_HELD_AND_OFFERED_WORK,
             _P.DO_WORK,
             _P.POST_INTERNAL,
@@ -165,6 +226,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     ),
     Role.QA_REVIEWER: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.VIEW_REVIEW_QUEUE,
             _P.REVIEW_WORK,
             _P.POST_INTERNAL,
@@ -174,6 +236,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     ),
     Role.SUPERVISING_ATTORNEY: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.VIEW_REVIEW_QUEUE,
             _P.REVIEW_WORK,
             _P.POST_INTERNAL,
@@ -183,6 +246,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
     ),
     Role.CLIENT_ADMIN: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.SUBMIT_WORK,
             _P.VIEW_CLIENT_WORK,
             _P.RESPOND_AS_CLIENT,
@@ -191,12 +255,19 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVEAL_SENSITIVE,
             _P.VIEW_CLIENT_AUDIT,
             _P.EXPORT_CLIENT_DATA,
+            _P.MANAGE_WEBHOOKS,
+            _P.VIEW_WEBHOOKS,
             _P.VIEW_SERVICE_LEVELS,
             _P.VIEW_QUALITY,
+            _P.VIEW_DASHBOARD,
+            _P.SET_OBJECTIVES,
+            _P.VIEW_REPORTS,
+            _P.MANAGE_REPORTS,
         }
     ),
     Role.CLIENT_MEMBER: frozenset(
         {
+            _P.RECEIVE_NOTIFICATIONS,
             _P.SUBMIT_WORK,
             _P.VIEW_CLIENT_WORK,
             _P.RESPOND_AS_CLIENT,
@@ -205,6 +276,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVEAL_SENSITIVE,
             _P.VIEW_SERVICE_LEVELS,
             _P.VIEW_QUALITY,
+            _P.VIEW_DASHBOARD,
+            _P.VIEW_REPORTS,
         }
     ),
 }

@@ -33,6 +33,7 @@ from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.roles import Role
 from relaydesk.demo import plan as demo_plan
 from relaydesk.demo.content import pdf_bytes
+from relaydesk.demo.objectives import set_objectives
 from relaydesk.demo.plan import (
     CLIENTS,
     DEMO_AGENT_EMAIL,
@@ -194,6 +195,7 @@ def build_demo(
         policies = set_policies(world.staff[Role.OPS_LEAD][0].user, now)
         say(f"service levels: {policies} SLA policies from last month's pace")
         say(replay_every_clock(now, say))
+        say(set_objectives(world.clients, world.staff[Role.OPS_LEAD][0].user, now))
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(

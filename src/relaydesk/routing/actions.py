@@ -69,6 +69,7 @@ from relaydesk.routing.queries import (
     utc_day,
     visible_handoffs,
 )
+from relaydesk.routing.signals import handoff_offered
 from relaydesk.tenancy import rowsecurity
 from relaydesk.work.actions import _apply, _decide, _event, _lock
 from relaydesk.work.models import WorkItem, WorkItemEvent
@@ -963,6 +964,11 @@ def _pass_on(
         _mark_busy(taker, at)
         if automatic:
             _alert_lead(item, handoff, automatic, at)
+        # The agent it is offered to hears of it once committed (notifications listen).
+        handoff_id = handoff.pk
+        rowsecurity.on_commit_in_scope(
+            lambda: handoff_offered.send(sender=Handoff, handoff_id=handoff_id)
+        )
         return handoff
     why = "Nobody eligible is on the next shift"
     _event(

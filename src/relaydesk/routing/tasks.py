@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from relaydesk.insights.report_actions import do_run_due_reports
+from relaydesk.notifications.actions import do_send_digests
 from relaydesk.routing.actions import (
     do_escalate,
     do_hand_off_after_shift_end,
@@ -22,6 +24,7 @@ from relaydesk.routing.actions import (
     do_return_stale_handoffs,
 )
 from relaydesk.sla.actions import do_watch_clocks
+from relaydesk.webhooks.actions import do_send_due_deliveries
 
 
 @task
@@ -47,4 +50,7 @@ def route_and_escalate() -> dict[str, int]:
         "sla_replayed": watch.replayed,
         "sla_warnings": watch.warnings,
         "sla_escalations": watch.escalations,
+        "notification_digests": do_send_digests().digests,
+        "webhooks_sent": do_send_due_deliveries(),
+        "reports_sent": do_run_due_reports().sent,
     }

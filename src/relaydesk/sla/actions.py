@@ -23,6 +23,7 @@ from relaydesk.core.sla import Clock, ClockKind, ClockStatus
 from relaydesk.errors import Invalid, NotAllowed
 from relaydesk.sla.models import SlaClock, SlaPolicy
 from relaydesk.sla.queries import ReplayInputs, policies_of, policy_for
+from relaydesk.sla.signals import sla_warning
 from relaydesk.tenancy import rowsecurity
 from relaydesk.work.models import Priority, WorkItem, WorkItemEvent
 
@@ -337,7 +338,40 @@ def _announce_locked(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tu
             warned=max([clock.warned, *levels]),
             escalation=max([clock.escalation, *(step for step, _ in steps)]),
         )
+        if said:
+            missed = breached and 100 in levels
+            _tell_after_commit(item, name, levels, missed=missed, due=due, due_at=clock.due_at)
     return said, len(steps)
+
+
+def _tell_after_commit(
+    item: WorkItem,
+    name: str,
+    levels: list[int],
+    *,
+    missed: bool,
+    due: str,
+    due_at: dt.datetime | None,
+) -> None:
+    """Send ``sla_warning`` (notifications listen) once the announcement has committed."""
+    percent = max(levels)
+    note = (
+        f"{name}: the target was missed (due {due})."
+        if missed
+        else f"{name}: {percent} % of the target used; due {due}."
+    )
+    item_id = item.pk
+    rowsecurity.on_commit_in_scope(
+        lambda: sla_warning.send(
+            sender=SlaClock,
+            item_id=item_id,
+            clock=name,
+            percent=percent,
+            breached=missed,
+            due_at=due_at,
+            note=note,
+        )
+    )
 
 
 def _escalate(item: WorkItem, clock: SlaClock, step: int, why: str, now: dt.datetime) -> None:

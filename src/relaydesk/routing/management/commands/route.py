@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from relaydesk.core.routing import Strategy
 from relaydesk.errors import ActionRefused
+from relaydesk.insights.report_actions import do_run_due_reports
+from relaydesk.notifications.actions import do_send_digests
 from relaydesk.routing.actions import (
     PUSH_LIMIT,
     PUSH_METHODS,
@@ -28,6 +30,7 @@ from relaydesk.routing.actions import (
     do_return_stale_handoffs,
 )
 from relaydesk.sla.actions import do_watch_clocks
+from relaydesk.webhooks.actions import do_send_due_deliveries
 
 
 class Command(BaseCommand):
@@ -92,6 +95,10 @@ class Command(BaseCommand):
                 limit=options["limit"],
             )
             watch = do_watch_clocks()
+            # What the worker's task also does each run: digests, webhook retries, reports.
+            digests = do_send_digests().digests
+            webhooks = do_send_due_deliveries()
+            reports = do_run_due_reports().sent
         except ActionRefused as refusal:
             raise CommandError(refusal.message) from refusal
         self.stdout.write(
@@ -104,5 +111,6 @@ class Command(BaseCommand):
             f"queued item(s) considered, {push.ready_agents} agent(s) ready"
             + (f", {push.missed} no longer possible" if push.missed else "")
             + f"; SLA: {watch.replayed} open item(s) replayed, {watch.warnings} warning(s), "
-            f"{watch.escalations} escalation step(s)"
+            f"{watch.escalations} escalation step(s); {digests} digest(s), "
+            f"{webhooks} webhook delivery(ies), {reports} report(s) sent"
         )

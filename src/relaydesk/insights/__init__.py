@@ -1,0 +1,1 @@
+"""Objectives and dashboards: the client's and the provider's view of how the work goes."""

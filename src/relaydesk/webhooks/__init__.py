@@ -1,0 +1,1 @@
+"""Webhooks: a client's endpoints per engagement, and the signed deliveries of events."""
