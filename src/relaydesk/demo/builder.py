@@ -51,6 +51,7 @@ from relaydesk.demo.plan import (
 from relaydesk.demo.quality import DemoQuality
 from relaydesk.demo.roster import Roster
 from relaydesk.demo.service_levels import create_calendar, replay_every_clock, set_policies
+from relaydesk.insights.measures import backfill_measures, measures_paused
 from relaydesk.routing.actions import do_hand_off, do_set_presence, push_on_arrival_paused
 from relaydesk.routing.models import PresenceStatus
 from relaydesk.routing.queries import agent_calendar
@@ -179,7 +180,12 @@ def build_demo(
     # second query); the load needs no log.
     # The history is written as it happened, never pushed by routing on arrival.
     # Clocks are replayed once at the end, not after every change of the history.
-    with override_settings(DEBUG=False), push_on_arrival_paused(), replay_paused():
+    with (
+        override_settings(DEBUG=False),
+        push_on_arrival_paused(),
+        replay_paused(),
+        measures_paused(),
+    ):
         _History(world, items, say, quality).run()
         say(quality.summary())
         with transaction.atomic():
@@ -195,6 +201,7 @@ def build_demo(
         policies = set_policies(world.staff[Role.OPS_LEAD][0].user, now)
         say(f"service levels: {policies} SLA policies from last month's pace")
         say(replay_every_clock(now, say))
+        say(f"dashboards: {backfill_measures()} items rolled up")
         say(set_objectives(world.clients, world.staff[Role.OPS_LEAD][0].user, now))
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))

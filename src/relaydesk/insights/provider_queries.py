@@ -51,11 +51,14 @@ from relaydesk.workforce.models import Agent, Site
 
 __all__ = [
     "HEAT_LEVELS",
+    "CompletedWork",
+    "Coverage",
     "HeatCell",
     "HeatMap",
     "HeatRow",
     "OperationsDashboard",
     "PerformanceRow",
+    "WorkCount",
     "arrivals",
     "arrivals_by_hour",
     "completed_work",
@@ -63,6 +66,7 @@ __all__ = [
     "figure_text",
     "on_shift",
     "on_shift_by_hour",
+    "on_shift_intervals",
     "operations_dashboard",
     "shift_seconds",
 ]

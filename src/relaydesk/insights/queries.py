@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Engagement, PricingBasis
@@ -37,6 +36,7 @@ from relaydesk.core.sla import ClockKind
 from relaydesk.errors import NotAllowed
 from relaydesk.figures import check_figures_request, utc_bounds
 from relaydesk.insights.charts import Chart, Series
+from relaydesk.insights.measures import UtcDate
 from relaydesk.insights.models import Objective
 from relaydesk.quality.queries import quality_figures
 from relaydesk.sla.queries import attainment_figures
@@ -113,7 +113,7 @@ def daily_counts(
     """How many of ``items`` have ``column`` on each UTC day from ``begin`` to ``finish``."""
     rows = (
         items.filter(**{f"{column}__gte": begin, f"{column}__lt": finish})
-        .annotate(day=TruncDate(column, tzinfo=dt.UTC))
+        .annotate(day=UtcDate(column))
         .values("day")
         .annotate(n=Count("pk"))
         .values_list("day", "n")
@@ -221,7 +221,7 @@ def _delivered_by_engagement_day(
     """Items delivered per engagement and UTC day of the period."""
     rows = (
         items.filter(delivered_at__gte=begin, delivered_at__lt=finish)
-        .annotate(day=TruncDate("delivered_at", tzinfo=dt.UTC))
+        .annotate(day=UtcDate("delivered_at"))
         .values("engagement_id", "day")
         .annotate(n=Count("pk"))
         .values_list("engagement_id", "day", "n")
@@ -240,7 +240,7 @@ def _worked_by_engagement_day(
         ItemMeasure.objects.filter(
             item__in=items.values("pk"), completed_at__gte=begin, completed_at__lt=finish
         )
-        .annotate(day=TruncDate("completed_at", tzinfo=dt.UTC))
+        .annotate(day=UtcDate("completed_at"))
         .values("engagement_id", "day")
         .annotate(seconds=Sum("handled_seconds"))
         .values_list("engagement_id", "day", "seconds")
