@@ -87,6 +87,7 @@ PAGES = [
     Shot("ops-quality", LEAD, "/quality/?group_by=service", DESKTOP, True),
     Shot("client-quality", CLIENT_ADMIN, "/quality/?group_by=week", DESKTOP, True),
     Shot("client-dashboard", CLIENT_ADMIN, "/dashboard/", DESKTOP, True),
+    Shot("ops-dashboard", LEAD, "/ops/dashboard/", DESKTOP),
     Shot("client-objectives", CLIENT_ADMIN, "/dashboard/objectives/", DESKTOP, True),
     Shot("ops-objectives", LEAD, "/dashboard/objectives/", DESKTOP, True),
     Shot("ops-quality-disputes", LEAD, "/ops/quality/disputes/", DESKTOP, True),
