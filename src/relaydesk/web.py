@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.template import loader
 
 # A spreadsheet reads a cell starting with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -49,3 +51,63 @@ class RequestAddressMiddleware:
             return self.get_response(request)
         finally:
             _request_ip.reset(token)
+
+
+_NUL = "\x00"
+NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return _NUL in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def nul_field(request: HttpRequest) -> str | None:
+    """The name of the first parameter or form field holding a NUL character, if any.
+
+    Looks at the query string, form fields and JSON bodies; uploaded files are not
+    text and are checked by their own rules.
+    """
+    for source, values in (("query", request.GET), ("form", request.POST)):
+        for key, items in values.lists():
+            if _NUL in key or any(_NUL in item for item in items):
+                return f"{source}.{key.replace(_NUL, '')}"
+    if request.content_type == "application/json" and b"\\u0000" in request.body:
+        try:
+            parsed = json.loads(request.body)
+        except ValueError:
+            return None  # the API answers a body that is not JSON itself
+        if _holds_nul(parsed):
+            return "body"
+    return None
+
+
+class RefuseNulMiddleware:
+    """Refuse text holding NUL characters before any view sees it.
+
+    PostgreSQL cannot store or even compare text with NUL in it, so such a value
+    would end as a server error deep in a query; it is never legitimate input.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        field = nul_field(request)
+        if field is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {
+                    "detail": f"The request is not valid. {field}: {NUL_REFUSED}",
+                    "errors": [{"field": field, "message": NUL_REFUSED}],
+                },
+                status=422,
+            )
+        page = loader.get_template("400.html").render({"message": NUL_REFUSED})
+        return HttpResponse(page, status=400)
