@@ -56,7 +56,7 @@ test-postgres: install
 	else echo "==> DATABASE_URL is not PostgreSQL: skipping the PostgreSQL run"; fi
 
 bench: install
-	@for script in benchmarks/*.py; do echo "==> $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do echo "==> $$script"; $(BIN)/python $$script || exit 1; done
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock:

@@ -22,22 +22,20 @@ import argparse
 import datetime as dt
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+
+from _throwaway import analyze_and_act_as_app_role, on_throwaway_database, signed_in_browser
 
 if TYPE_CHECKING:
     from relaydesk.accounts.models import User
 
 ITEMS_DEFAULT = 100_000
 REPEATS = 30
-BENCH_ROLE = "relaydesk_bench_app"
 # code, name, country, time zone
 SITES = (
     ("mnl", "Manila", "PH", "Asia/Manila"),
@@ -81,46 +79,8 @@ def main() -> None:
 
 
 def one_engine(args: argparse.Namespace) -> None:
-    """A throwaway database on one engine: fill it, then time the pages."""
-    folder = tempfile.mkdtemp(prefix="relaydesk-bench-board-")
-    os.environ["RELAYDESK_VAR_DIR"] = folder
-    os.environ["DJANGO_SETTINGS_MODULE"] = "relaydesk.config.settings"
-    os.environ["DEBUG"] = "false"  # as in production: no query log kept in memory
-    try:
-        if args.engine == "sqlite":
-            os.environ["DATABASE_URL"] = f"sqlite:///{folder}/board.sqlite3"
-            print(f"SQLite, throwaway {folder}/board.sqlite3", flush=True)
-            run(args)
-        else:
-            _on_postgres(args)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _on_postgres(args: argparse.Namespace) -> None:
-    import psycopg
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    name = f"relaydesk_bench_board_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-        print(f"PostgreSQL, throwaway database {name}", flush=True)
-        run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _as_app_role(sender: object, connection: object, **kwargs: object) -> None:
-    if getattr(connection, "vendor", "") == "postgresql":
-        with connection.cursor() as cursor:  # type: ignore[attr-defined]
-            cursor.execute(f"SET ROLE {BENCH_ROLE}")
+    """A throwaway database on one engine: fill it, then time it."""
+    on_throwaway_database("board", args.engine, lambda: run(args))
 
 
 def _timed(call: Callable[[], object], repeats: int) -> list[float]:
@@ -255,39 +215,16 @@ def run(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from allauth.account.internal.flows.login import record_authentication
     from django.core.management import call_command
     from django.db import connection
-    from django.db.backends.signals import connection_created
-    from django.http import HttpRequest
-    from django.test import Client as HttpClient
-
-    from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
 
     print("  migrating…", flush=True)
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     lead = seed(args.items)
     print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [BENCH_ROLE])
-            if cursor.fetchone() is None:
-                cursor.execute(f"CREATE ROLE {BENCH_ROLE} NOLOGIN")
-            for statement in grant_statements(BENCH_ROLE):
-                cursor.execute(statement)
-    if connection.vendor == "postgresql":
-        # Requests connect as a plain role, as the product does: row-level security binds them.
-        connection.close()
-        connection_created.connect(_as_app_role)
-
-    browser = HttpClient()
-    browser.force_login(lead, backend="django.contrib.auth.backends.ModelBackend")
-    request = HttpRequest()
-    request.session = browser.session
-    record_authentication(request, lead, "mfa", type="totp")
-    request.session.save()
+    analyze_and_act_as_app_role()
+    browser = signed_in_browser(lead)
 
     def get(path: str, **headers: str) -> Callable[[], object]:
         def call() -> object:

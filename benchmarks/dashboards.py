@@ -12,9 +12,10 @@ dashboard reads them (the roll-up is their summary; its replay is timed by the t
 
 Then times each dashboard query, the median of ``--repeats`` runs after one warm-up:
 
-- the client dashboard (``relaydesk.insights.queries.client_dashboard``, for a client's
-  member, and for the operations lead across every client), skipped with a note when
-  that module is absent;
+- the client dashboard (``relaydesk.insights.queries.client_dashboard``) for a client's
+  member over 30 and 365 days, and for the operations lead across every client; the
+  warm-up fills the daily roll-up, so one more row times a year's first view, counted
+  from the items;
 - the operations dashboard (``relaydesk.insights.provider_queries``) as a whole over
   the default 30 days and over the whole year, and each of its parts: work per site
   and agent, completions per day, arrivals per hour, people on shift per hour from the
@@ -43,16 +44,15 @@ import argparse
 import datetime as dt
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+
+from _throwaway import analyze_and_act_as_app_role, on_throwaway_database, signed_in_browser
 
 if TYPE_CHECKING:
     from relaydesk.accounts.models import User
@@ -61,7 +61,6 @@ ITEMS_DEFAULT = 1_000_000
 REPEATS = 5
 BATCH = 5_000
 HISTORY_DAYS = 365
-BENCH_ROLE = "relaydesk_bench_app"
 # code, name, country, time zone, agents, shifts (name, local start, local end)
 SITES = (
     ("mnl", "Manila", "PH", "Asia/Manila", 24, (("Day", 6, 15), ("Night", 21, 6))),
@@ -110,46 +109,8 @@ def main() -> None:
 
 
 def one_engine(args: argparse.Namespace) -> None:
-    """A throwaway database on one engine: fill it, then time the dashboards."""
-    folder = tempfile.mkdtemp(prefix="relaydesk-bench-dashboards-")
-    os.environ["RELAYDESK_VAR_DIR"] = folder
-    os.environ["DJANGO_SETTINGS_MODULE"] = "relaydesk.config.settings"
-    os.environ["DEBUG"] = "false"  # as in production: no query log kept in memory
-    try:
-        if args.engine == "sqlite":
-            os.environ["DATABASE_URL"] = f"sqlite:///{folder}/dashboards.sqlite3"
-            print(f"SQLite, throwaway {folder}/dashboards.sqlite3", flush=True)
-            run(args)
-        else:
-            _on_postgres(args)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _on_postgres(args: argparse.Namespace) -> None:
-    import psycopg
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    name = f"relaydesk_bench_dashboards_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-        print(f"PostgreSQL, throwaway database {name}", flush=True)
-        run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _as_app_role(sender: object, connection: object, **kwargs: object) -> None:
-    if getattr(connection, "vendor", "") == "postgresql":
-        with connection.cursor() as cursor:  # type: ignore[attr-defined]
-            cursor.execute(f"SET ROLE {BENCH_ROLE}")
+    """A throwaway database on one engine: fill it, then time it."""
+    on_throwaway_database("dashboards", args.engine, lambda: run(args))
 
 
 # --- the history ------------------------------------------------------------------------------
@@ -246,7 +207,7 @@ def seed(count: int, now: dt.datetime) -> Cast:
 
     from relaydesk.accounts.models import User
     from relaydesk.catalog.models import Service
-    from relaydesk.clients.models import Client, Engagement
+    from relaydesk.clients.models import Client, Engagement, PricingBasis
     from relaydesk.core.lifecycle import State
     from relaydesk.core.roles import Role
     from relaydesk.insights.measure_models import ItemMeasure
@@ -306,6 +267,9 @@ def seed(count: int, now: dt.datetime) -> Cast:
                 time_zone="America/New_York",
                 allowed_countries=[],
                 starts_on=(now - dt.timedelta(days=HISTORY_DAYS + 1)).date(),
+                # One desk billed per item, the other per hour worked, as clients are.
+                pricing_basis=PricingBasis.PER_ITEM if m == 0 else PricingBasis.PER_HOUR,
+                rate=Decimal("4.50") if m == 0 else Decimal(22),
             )
             engagement.services.set(services)
             engagements.append((engagement.pk, client.pk, member.pk))
@@ -475,22 +439,19 @@ def run(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from allauth.account.internal.flows.login import record_authentication
     from django.core.management import call_command
     from django.db import connection
-    from django.db.backends.signals import connection_created
-    from django.http import HttpRequest
-    from django.test import Client as HttpClient
     from django.utils import timezone
 
     from relaydesk.core.sla import ClockKind
     from relaydesk.figures import utc_bounds
     from relaydesk.insights import provider_queries as ops
+    from relaydesk.insights.daily import forget_all_days
     from relaydesk.insights.measure_models import ItemMeasure
+    from relaydesk.insights.queries import client_dashboard
     from relaydesk.quality.queries import quality_figures
     from relaydesk.sla.queries import attainment_figures
     from relaydesk.tenancy import rowsecurity
-    from relaydesk.tenancy.management.commands.grant_app_role import grant_statements
 
     print("  migrating…", flush=True)
     call_command("migrate", verbosity=0)
@@ -498,18 +459,7 @@ def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     cast = seed(args.items, now)
     print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [BENCH_ROLE])
-            if cursor.fetchone() is None:
-                cursor.execute(f"CREATE ROLE {BENCH_ROLE} NOLOGIN")
-            for statement in grant_statements(BENCH_ROLE):
-                cursor.execute(statement)
-    if connection.vendor == "postgresql":
-        # Everything below runs as a plain role: row-level security binds it.
-        connection.close()
-        connection_created.connect(_as_app_role)
+    analyze_and_act_as_app_role()
 
     end = now.astimezone(dt.UTC).date()
     month = end - dt.timedelta(days=29)
@@ -552,21 +502,24 @@ def run(args: argparse.Namespace) -> None:
         ("SELECT count(*) of work items (baseline)", count_items),
         ("naive Python loop, 30 days (baseline)", as_provider(naive_loop)),
     ]
-    try:
-        from relaydesk.insights.queries import client_dashboard
-    except ImportError as missing:
-        print(f"  client dashboard skipped: {missing}", flush=True)
-    else:
-        rows += [
-            (
-                "client dashboard, client, 30 days",
-                as_client(lambda: client_dashboard(member, start=month, end=end)),
-            ),
-            (
-                "client dashboard, lead, 30 days",
-                as_provider(lambda: client_dashboard(lead, start=month, end=end)),
-            ),
-        ]
+    rows += [
+        (
+            "client dashboard, client, 30 days",
+            as_client(lambda: client_dashboard(member, start=month, end=end)),
+        ),
+        (
+            "client dashboard, client, 365 days",
+            as_client(lambda: client_dashboard(member, start=year, end=end)),
+        ),
+        (
+            "  the same, first view (counts the year)",
+            as_client(lambda: (forget_all_days(), client_dashboard(member, start=year, end=end))),
+        ),
+        (
+            "client dashboard, lead, 30 days",
+            as_provider(lambda: client_dashboard(lead, start=month, end=end)),
+        ),
+    ]
     rows += [
         (
             "ops: completed by site, agent, day, 30 d",
@@ -612,12 +565,7 @@ def run(args: argparse.Namespace) -> None:
         ),
     ]
 
-    browser = HttpClient()
-    browser.force_login(lead, backend="django.contrib.auth.backends.ModelBackend")
-    request = HttpRequest()
-    request.session = browser.session
-    record_authentication(request, lead, "mfa", type="totp")
-    request.session.save()
+    browser = signed_in_browser(lead)
 
     def page() -> object:
         response = browser.get("/ops/dashboard/")

@@ -27,8 +27,9 @@ from relaydesk.core.roles import Role
 from relaydesk.insights.actions import do_propose_objective
 from relaydesk.insights.report_actions import do_create_report, do_create_schedule
 from relaydesk.notifications.actions import Note, do_notify
-from relaydesk.notifications.kinds import Kind
+from relaydesk.notifications.kinds import Email, Kind
 from relaydesk.notifications.models import Notification
+from relaydesk.notifications.queries import preferences_of
 from relaydesk.quality.actions import (
     do_dispute_review,
     do_publish_scorecard_version,
@@ -477,6 +478,84 @@ def test_api_lists_only_the_callers_own_clients_items(world: World) -> None:
     listed = http.get("/api/v1/work-items").json()
     assert [i["id"] for i in listed["items"]] == [mine.pk]
     assert theirs.item.title not in str(http.get("/api/v1/engagements").json())
+
+
+def test_api_notifications_are_the_callers_own_in_every_operation(world: World) -> None:
+    """Listed, counted, read one by one or all at once, and the settings: only the caller's
+    own; another person's notification, of another client or of a colleague, is a 404."""
+    theirs = Notification.objects.get(pk=_target_for(world, owner_client="b").notification_id)
+    item = submit(world.member_a, world.engagement_a, title="Alpha visible batch")
+    [mine] = do_notify(Kind.ITEM_DELIVERED, item, [Note(world.member_a, "Yours")])
+    [colleagues] = do_notify(Kind.ITEM_DELIVERED, item, [Note(world.client_admin_a, "Theirs")])
+    others = [theirs.pk, colleagues.pk]
+    settings_before = {u.pk: preferences_of(u) for u in (world.member_b, world.client_admin_a)}
+    _, secret = do_create_api_token(world.member_a, name="notifications")
+    http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    listed = http.get("/api/v1/notifications")
+    assert [n["id"] for n in listed.json()["items"]] == [mine.pk]
+    assert "Bravo secret refund case" not in listed.content.decode()
+    assert http.get("/api/v1/notifications/unread-count").json() == {"unread": 1}
+    for other in others:
+        answer = http.post(f"/api/v1/notifications/{other}/read")
+        assert answer.status_code == 404
+        assert answer.json() == http.post("/api/v1/notifications/999999/read").json()
+    assert http.post("/api/v1/notifications/read-all").json() == {"marked": 1}
+    assert Notification.objects.filter(pk__in=others, read_at__isnull=True).count() == 2
+    changed = http.patch(
+        "/api/v1/notification-preferences",
+        {"preferences": [{"kind": "item_delivered", "in_app": True, "email": "off"}]},
+        content_type="application/json",
+    )
+    assert changed.status_code == 200
+    assert preferences_of(world.member_a)[Kind.ITEM_DELIVERED] == (True, Email.OFF)
+    for user in (world.member_b, world.client_admin_a):
+        assert preferences_of(user) == settings_before[user.pk]
+
+
+def test_api_reports_are_the_callers_clients_in_every_operation(world: World) -> None:
+    """Listed, read, downloaded (PDF, CSV, XLSX), scheduled and changed: only the caller's
+    client's reports and schedules; another client's answer 404, as a missing one does."""
+    theirs = _target_for(world, owner_client="b")
+    today = dt.datetime.now(dt.UTC).date()
+    week = {"start": str(today - dt.timedelta(days=6)), "end": str(today)}
+    mine = do_create_report(
+        world.lead, world.engagement_a, start=today - dt.timedelta(days=6), end=today
+    )
+    _, secret = do_create_api_token(world.client_admin_a, name="reports")
+    http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    answers = [http.get("/api/v1/reports"), http.get("/api/v1/report-schedules")]
+    assert [r["id"] for r in answers[0].json()["items"]] == [mine.pk]
+    assert answers[1].json() == []
+    for path in ("", "/pdf", "/csv", "/xlsx"):
+        answer = http.get(f"/api/v1/reports/{theirs.report_id}{path}")
+        assert answer.status_code == 404, path
+        assert answer.json() == {"detail": f"No report {theirs.report_id}."}
+        answers.append(answer)
+    schedule = f"/api/v1/report-schedules/{theirs.schedule_id}"
+    answers += [
+        http.get(schedule),
+        http.patch(schedule, {"active": False}, content_type="application/json"),
+        http.post(
+            "/api/v1/reports",
+            {"engagement_id": world.engagement_b.pk, **week},
+            content_type="application/json",
+        ),
+        http.post(
+            "/api/v1/report-schedules",
+            {
+                "engagement_id": world.engagement_b.pk,
+                "frequency": "monthly",
+                "recipients": [world.member_b.pk],
+            },
+            content_type="application/json",
+        ),
+    ]
+    assert [a.status_code for a in answers[-4:]] == [404, 404, 404, 404]
+    for answer in answers:
+        for leaked in theirs.secrets:
+            assert leaked not in answer.content.decode()
 
 
 def test_agent_sees_only_items_they_hold_or_are_queued_for_them(world: World) -> None:

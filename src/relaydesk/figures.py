@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.db.models import F, FloatField, Func
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -99,6 +101,61 @@ def utc_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     begin = dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC)
     finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
     return begin, finish
+
+
+class UtcWeek(TruncWeek):
+    """``TruncWeek(column, tzinfo=UTC)``: the Monday 00:00 UTC starting the week of a time.
+
+    Django truncates on SQLite through a Python function called once per row; there the
+    week is worked out by SQLite's own date functions from the stored text (UTC), so a
+    month of clocks is grouped inside the engine.
+    """
+
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        super().__init__(expression, tzinfo=dt.UTC, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.lhs)
+        # The day (read off the text: SQLite rounds a time to the millisecond, which would
+        # carry 23:59:59.9999 into the next day), on to its Sunday (itself if a Sunday),
+        # then back six days: that week's Monday.
+        return f"date(substr({sql}, 1, 10), 'weekday 0', '-6 days') || ' 00:00:00'", params
+
+
+class UtcMonth(TruncMonth):
+    """``TruncMonth(column, tzinfo=UTC)``, worked out by SQLite itself there (see
+    :class:`UtcWeek`)."""
+
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        super().__init__(expression, tzinfo=dt.UTC, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.lhs)
+        return f"substr({sql}, 1, 7) || '-01 00:00:00'", params
+
+
+class SecondsBetween(Func):
+    """Seconds from ``earlier`` to ``later``, to the millisecond, computed by the engine.
+
+    Django subtracts times on SQLite through a Python function called once per row;
+    ``julianday`` keeps a month of deliveries inside SQLite's own C code. PostgreSQL
+    subtracts natively.
+    """
+
+    output_field = FloatField()
+
+    def __init__(self, later: str, earlier: str) -> None:
+        super().__init__(F(later), F(earlier))
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"ROUND((julianday({later[0]}) - julianday({earlier[0]})) * 86400000.0) / 1000.0"
+        return sql, (*later[1], *earlier[1])
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"ROUND(EXTRACT(EPOCH FROM ({later[0]} - {earlier[0]})) * 1000) / 1000.0"
+        return sql, (*later[1], *earlier[1])
 
 
 def key_text(value: object) -> str:

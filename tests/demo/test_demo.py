@@ -430,3 +430,25 @@ def test_each_engagement_has_agreed_objectives_and_one_waits_for_the_provider(
     lead = login(User.objects.get(email="lead@relaydesk.test"))
     listed = lead.get(reverse("insights:objectives")).content.decode()
     assert "Agree" in listed  # the cost cap waits for the provider
+
+
+def test_every_engagement_has_an_intake_address_and_the_mornings_mail_landed(
+    small_demo: DemoSummary, settings
+):
+    from relaydesk.mailintake.models import IngestedMessage, IntakeAddress, QuarantinedMessage
+
+    addresses = list(IntakeAddress.objects.filter(active=True))
+    assert {a.engagement_id for a in addresses} == set(
+        Engagement.objects.values_list("pk", flat=True)
+    )
+    assert all(a.address.endswith("@" + settings.RELAYDESK_INTAKE_DOMAIN) for a in addresses)
+    results = sorted(IngestedMessage.objects.values_list("result", flat=True))
+    assert results == ["commented", "created", "created", "created", "quarantined"]
+    mailed = WorkItem.objects.filter(
+        pk__in=IngestedMessage.objects.filter(result="created").values("item")
+    )
+    assert Attachment.objects.filter(item__in=mailed, content_type="application/pdf").exists()
+    replied = IngestedMessage.objects.get(result="commented")
+    assert replied.item in mailed and replied.comment is not None
+    held = QuarantinedMessage.objects.select_related("client").get()
+    assert held.reason_code == "unknown_sender" and held.client is not None

@@ -312,8 +312,9 @@ def test_the_api_gives_the_pages_figures_and_sets_objectives(world: World, week:
 
 def test_cost_follows_each_engagements_pricing(world: World) -> None:
     from relaydesk.clients.models import Engagement, PricingBasis
+    from relaydesk.insights.daily import CountedWork, WorkScope
     from relaydesk.insights.measures import refresh_measure
-    from relaydesk.insights.queries import cost_by_day, dashboard_items
+    from relaydesk.insights.queries import cost_by_day
 
     Service.objects.filter(slug="data-entry").update(review_policy="none")
     # Per item at 12.50: two items delivered yesterday.
@@ -332,8 +333,8 @@ def test_cost_follows_each_engagements_pricing(world: World) -> None:
     refresh_measure(theirs.pk)
 
     start, end = _period(3)
-    items = dashboard_items(world.lead)
-    costs = {c.currency: c for c in cost_by_day(items, Engagement.objects.all(), start, end)}
+    everyone = CountedWork(WorkScope(client_id=None), start, end)
+    costs = {c.currency: c for c in cost_by_day(everyone, Engagement.objects.all())}
     assert costs["USD"].total == Decimal("25.00")
     assert costs["USD"].per_day == [Decimal(0), Decimal("25.00"), Decimal(0)]
     assert costs["EUR"].total == Decimal("45.00")
@@ -341,5 +342,5 @@ def test_cost_follows_each_engagements_pricing(world: World) -> None:
     Engagement.objects.filter(pk=world.engagement_a.pk).update(
         pricing_basis=PricingBasis.PER_FTE, rate=Decimal(3650)
     )
-    fte = {c.currency: c for c in cost_by_day(items, Engagement.objects.all(), start, end)}
+    fte = {c.currency: c for c in cost_by_day(everyone, Engagement.objects.all())}
     assert fte["USD"].per_day == [Decimal("120.00")] * 3

@@ -1,5 +1,6 @@
 """The work items' roll-up: replayed from each item's timeline after every change, filled
-for the items already there by its migration, and rebuilt on demand."""
+for the items already there by its migrations, and rebuilt on demand; with each item's time
+in progress cut into UTC hours for whoever worked it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Engagement
 from relaydesk.core.lifecycle import Action
 from relaydesk.insights import measures
-from relaydesk.insights.measure_models import ItemMeasure
+from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
 from relaydesk.insights.measures import (
     backfill_measures,
     connect_measures,
@@ -27,6 +28,7 @@ from relaydesk.insights.measures import (
     handled_hours,
     handled_seconds_total,
     replay_timeline,
+    slices_of,
 )
 from relaydesk.work.actions import NewWorkItem, do_assign, do_submit_work_item, do_transition
 from relaydesk.work.models import WorkItem
@@ -119,6 +121,67 @@ def test_a_spell_ends_when_the_item_changes_hands_and_the_last_completer_gets_it
     assert measure.first_started_at == T0 + minutes(2)
 
 
+Slice = tuple[int, int | None, dt.datetime, dt.datetime, dt.datetime, int]
+
+
+def _slices(item: WorkItem | None = None) -> list[Slice]:
+    rows = HandledSlice.objects.all() if item is None else HandledSlice.objects.filter(item=item)
+    return [
+        (s.item_id, s.agent_id, s.hour, s.started_at, s.ended_at, s.seconds)
+        for s in rows.order_by("item_id", "started_at")
+    ]
+
+
+def test_time_in_progress_is_cut_into_utc_hours_for_the_agent_who_worked_it(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        item = worked_with_a_wait(world)
+    # In progress 01:10–01:40, waiting on the client, resumed by the client at 02:25 (still
+    # the agent's work), completed at 03:10: 30 + 35 + 10 minutes in three UTC hours.
+    at = T0.replace
+    assert _slices(item) == [
+        (item.pk, world.agent.pk, at(hour=1), at(minute=10), at(minute=40), 30 * 60),
+        (item.pk, world.agent.pk, at(hour=2), at(hour=2, minute=25), at(hour=3), 35 * 60),
+        (item.pk, world.agent.pk, at(hour=3), at(hour=3), at(hour=3, minute=10), 10 * 60),
+    ]
+    slice_ = HandledSlice.objects.filter(item=item).first()
+    assert slice_ is not None
+    assert (slice_.client_id, slice_.engagement_id) == (item.client_id, item.engagement_id)
+    assert sum(s[-1] for s in _slices(item)) == ItemMeasure.objects.get(item=item).handled_seconds
+
+
+def test_each_agent_keeps_the_hours_they_worked_when_the_item_changes_hands(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        item = submit_at(world, T0)
+        do_assign(world.lead, item, world.agent.agent, at=T0 + minutes(1))
+        do_transition(world.agent, item, Action.START, at=T0 + minutes(2))
+        do_assign(world.lead, item, world.other_agent.agent, at=T0 + minutes(62))
+        do_transition(world.other_agent, item, Action.START, at=T0 + minutes(92))
+        do_transition(world.other_agent, item, Action.COMPLETE, at=T0 + minutes(112))
+    by_agent: dict[int | None, int] = {}
+    for _, agent_id, *_, seconds in _slices(item):
+        by_agent[agent_id] = by_agent.get(agent_id, 0) + seconds
+    # The whole 80 minutes count for the completer's throughput, each hour for who worked it.
+    assert by_agent == {world.agent.pk: 60 * 60, world.other_agent.pk: 20 * 60}
+    assert ItemMeasure.objects.get(item=item).agent_id == world.other_agent.pk
+
+
+def test_a_spell_is_cut_at_every_utc_hour_it_spans() -> None:
+    from relaydesk.insights.measures import Spell
+
+    start = dt.datetime(2026, 3, 2, 22, 40, 30, tzinfo=UTC)
+    pieces = list(slices_of([Spell(start, start + dt.timedelta(hours=2), 7)]))
+    assert [(hour.hour, a.time(), b.time()) for hour, a, b in pieces] == [
+        (22, dt.time(22, 40, 30), dt.time(23)),
+        (23, dt.time(23), dt.time(0)),
+        (0, dt.time(0), dt.time(0, 40, 30)),
+    ]
+    assert pieces[-1][0].date() == dt.date(2026, 3, 3)
+
+
 def test_a_spell_still_running_counts_once_it_ends() -> None:
     at = T0
     replayed = replay_timeline(
@@ -130,7 +193,7 @@ def test_a_spell_still_running_counts_once_it_ends() -> None:
         ]
     )
     assert replayed.handled_seconds == 0 and replayed.first_started_at == at + minutes(5)
-    assert replayed.completed_at is None
+    assert replayed.completed_at is None and replayed.spells == ()
 
 
 def test_a_failed_replay_is_logged_and_never_fails_the_change(
@@ -170,6 +233,21 @@ def _as_stored() -> dict[int, tuple[object, ...]]:
     }
 
 
+def test_the_slices_migration_cuts_the_time_of_items_already_there(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        worked_with_a_wait(world)
+        worked_with_a_wait(world, T0 + dt.timedelta(days=1))
+    kept, measures = _slices(), _as_stored()
+    assert len(kept) == 6
+    HandledSlice.objects.all().delete()
+    migration = importlib.import_module("relaydesk.insights.migrations.0004_handledslice")
+    migration.fill_slices(django_apps, SimpleNamespace(connection=connection))
+    assert _slices() == kept
+    assert _as_stored() == measures  # the items' rows untouched
+
+
 def test_the_migration_fills_the_rows_of_items_already_there(
     world: World, django_capture_on_commit_callbacks: object
 ) -> None:
@@ -194,12 +272,14 @@ def test_the_backfill_goes_a_batch_at_a_time_and_says_how_far_it_is(
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         for day in range(5):
             worked_with_a_wait(world, T0 + dt.timedelta(days=day))
-    kept = _as_stored()
+    kept, slices = _as_stored(), _slices()
     ItemMeasure.objects.all().delete()
+    HandledSlice.objects.all().delete()
     seen: list[tuple[int, int]] = []
     assert backfill_measures(batch=2, progress=lambda done, total: seen.append((done, total))) == 5
     assert seen == [(2, 5), (4, 5), (5, 5)]
     assert _as_stored() == kept
+    assert _slices() == slices and len(slices) == 15
 
 
 def test_rebuilding_repairs_rows_prints_its_progress_and_is_audited(
@@ -207,11 +287,15 @@ def test_rebuilding_repairs_rows_prints_its_progress_and_is_audited(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         item = worked_with_a_wait(world)
+    slices = _slices(item)
     ItemMeasure.objects.filter(item=item).update(handled_seconds=1, agent=None)
+    HandledSlice.objects.filter(item=item).update(agent=None, seconds=1)
+    HandledSlice.objects.filter(item=item).first().delete()  # type: ignore[union-attr]
     out = io.StringIO()
     call_command("rebuild_measures", stdout=out)
     measure = ItemMeasure.objects.get(item=item)
     assert (measure.handled_seconds, measure.agent_id) == (75 * 60, world.agent.pk)
+    assert [s[1:] for s in _slices(item)] == [s[1:] for s in slices]
     assert "1 of 1 items" in out.getvalue()
     assert "Rebuilt the measures of 1 item" in out.getvalue()
     assert AuditRecord.objects.filter(action="insights.rebuild_measures").count() == 1
@@ -286,5 +370,7 @@ def test_a_history_written_with_measures_paused_is_measured_by_the_backfill(
     with measures_paused(), django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         item = worked_with_a_wait(world)
     assert not ItemMeasure.objects.filter(item=item).exists()
+    assert not HandledSlice.objects.filter(item=item).exists()
     backfill_measures()
     assert ItemMeasure.objects.get(item=item).handled_seconds == 75 * 60
+    assert sum(s[-1] for s in _slices(item)) == 75 * 60

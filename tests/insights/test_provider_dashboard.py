@@ -20,7 +20,11 @@ from relaydesk.core.roles import Role
 from relaydesk.core.sla import ClockKind
 from relaydesk.errors import Invalid, NotAllowed
 from relaydesk.insights.measures import connect_measures
-from relaydesk.insights.provider_queries import coverage_heat_map, operations_dashboard
+from relaydesk.insights.provider_queries import (
+    PerformanceRow,
+    coverage_heat_map,
+    operations_dashboard,
+)
 from relaydesk.quality.actions import do_submit_review
 from relaydesk.quality.queries import quality_figures
 from relaydesk.sla.actions import do_set_sla_policy
@@ -202,6 +206,128 @@ def test_sla_and_quality_per_site_and_agent_are_the_service_levels_and_quality_f
     assert figures.total.quality_score == 85.9  # (100 + 100 + 43.75 + 100) / 4
 
 
+# --- utilisation: time in progress on shift ----------------------------------------------------
+
+
+def test_an_item_left_in_progress_overnight_counts_only_its_hours_on_shift(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    # Manila works 09:00–17:00 local, 01:00–09:00 UTC, every day.
+    day_shift(Site.objects.get(code="mnl"))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        item = submit_at(world, at(MONDAY, 7))
+        do_assign(world.lead, item, world.agent.agent, at=at(MONDAY, 7, 30))
+        # Started an hour before the shift ends, completed two hours into the next one.
+        do_transition(world.agent, item, Action.START, at=at(MONDAY, 8))
+        do_transition(world.agent, item, Action.COMPLETE, at=at(TUESDAY, 3))
+    figures = operations_dashboard(world.lead, start=MONDAY, end=TUESDAY)
+    agents = {row.label: row for row in figures.agents}
+    agent, other = agents[world.agent.full_name], agents[world.other_agent.full_name]
+    # 19 hours in progress (its handle time), of which 08:00–09:00 on Monday and 01:00–03:00
+    # on Tuesday on shift: 3 of the agent's 16 hours on shift, 18.75 %.
+    assert (agent.completed, agent.mean_handle_minutes) == (1, 19 * 60.0)
+    assert (agent.handled_on_shift_seconds, agent.shift_hours) == (3 * 3600, 16.0)
+    assert agent.utilisation == 18.8
+    assert other.utilisation == 0.0
+    # The site: its agents' 3 hours on shift with work over their 32 hours on shift.
+    (manila,) = figures.sites
+    assert (manila.handled_on_shift_seconds, manila.shift_hours) == (3 * 3600, 32.0)
+    assert manila.utilisation == figures.total.utilisation == 9.4
+
+
+def test_work_in_progress_at_once_fills_the_shift_and_no_agent_goes_above_it(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    day_shift(Site.objects.get(code="mnl"))  # 01:00–09:00 UTC
+    onshore = fort_lauderdale_agent(world)
+    day_shift(onshore.site, range(5))  # 14:00–22:00 UTC in March, before the clocks change
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        # The agent works three items side by side through Monday's whole shift, and one
+        # for half an hour on Tuesday.
+        for n in range(3):
+            item = submit_at(world, at(MONDAY, 0, n), title=f"Side by side {n}")
+            do_assign(world.lead, item, world.agent.agent, at=at(MONDAY, 0, 30))
+            do_transition(world.agent, item, Action.START, at=at(MONDAY, 1))
+            do_transition(world.agent, item, Action.COMPLETE, at=at(MONDAY, 9))
+        work(world.agent, world.lead, submit_at(world, at(TUESDAY, 2)), at(TUESDAY, 2), 30)
+        work(world.other_agent, world.lead, submit_at(world, at(MONDAY, 3)), at(MONDAY, 3), 120)
+        work(onshore.user, world.lead, submit_at(world, at(MONDAY, 14)), at(MONDAY, 14), 60)
+    figures = operations_dashboard(world.lead, start=MONDAY, end=TUESDAY)
+    agents = {row.label: row for row in figures.agents}
+    agent = agents[world.agent.full_name]
+    # 24.5 hours handled (three items over eight hours, and half an hour), but 8.5 of the
+    # agent's 16 hours on shift had work in progress.
+    assert (agent.handled_seconds, agent.handled_on_shift_seconds) == (24.5 * 3600, 8.5 * 3600)
+    assert agent.utilisation == 53.1  # 53.125 %
+    assert agents[world.other_agent.full_name].utilisation == 12.5  # 2 of 16 hours
+    assert agents[onshore.user.full_name].utilisation == 6.3  # 1 of 16 hours
+    assert all(row.utilisation is not None and row.utilisation <= 100 for row in figures.agents)
+    # A site's (and a team's) figure is its agents' time with work on shift over their time
+    # on shift, not an average of their percentages.
+    sites = {row.label: row for row in figures.sites}
+    assert sites["Manila"].utilisation == 32.8  # 10.5 of 32 hours
+    assert sites["Fort Lauderdale"].utilisation == 6.3
+    assert figures.total.utilisation == 24.0  # 11.5 of 48 hours
+    for groups in (figures.sites, figures.teams):
+        for row in groups:
+            members = [a for a in figures.agents if a.site == row.site]
+            assert row.handled_on_shift_seconds == sum(a.handled_on_shift_seconds for a in members)
+            assert row.shift_seconds == sum(a.shift_seconds for a in members)
+    assert figures.total.handled_on_shift_seconds == sum(
+        a.handled_on_shift_seconds for a in figures.agents
+    )
+
+
+def test_a_shift_starting_on_the_half_hour_counts_to_the_minute(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    # Manila works 09:30–18:30 local: 01:30–10:30 UTC, every day.
+    ShiftPattern.objects.bulk_create(
+        ShiftPattern(
+            site=Site.objects.get(code="mnl"),
+            name="Day",
+            weekday=d,
+            starts_at=dt.time(9, 30),
+            ends_at=dt.time(18, 30),
+        )
+        for d in range(7)
+    )
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        late = submit_at(world, at(MONDAY, 9))
+        do_assign(world.lead, late, world.agent.agent, at=at(MONDAY, 9, 50))
+        do_transition(world.agent, late, Action.START, at=at(MONDAY, 10))
+        do_transition(world.agent, late, Action.COMPLETE, at=at(TUESDAY, 1, 45))
+        # Another client's item, in progress alongside from 10:00 to 10:40.
+        side, _ = do_submit_work_item(
+            world.member_b,
+            NewWorkItem(
+                engagement_id=world.engagement_b.pk, service_slug="data-entry", title="Re-key"
+            ),
+            at=at(MONDAY, 9),
+        )
+        do_assign(world.lead, side, world.agent.agent, at=at(MONDAY, 9, 55))
+        do_transition(world.agent, side, Action.START, at=at(MONDAY, 10))
+        do_transition(world.agent, side, Action.COMPLETE, at=at(MONDAY, 10, 40))
+
+    def agent_row(engagement_id: int | None = None) -> PerformanceRow:
+        figures = operations_dashboard(
+            world.lead, start=MONDAY, end=TUESDAY, engagement_id=engagement_id
+        )
+        return next(r for r in figures.agents if r.label == world.agent.full_name)
+
+    # On shift with work: 10:00–10:30 on Monday (both items, up to the half hour on shift)
+    # and 01:30–01:45 on Tuesday: 45 minutes of 18 hours on shift.
+    mine = agent_row()
+    assert (mine.handled_on_shift_seconds, mine.shift_hours, mine.utilisation) == (
+        45 * 60,
+        18.0,
+        4.2,
+    )
+    # Each engagement's share: the first item's 45 minutes, the other's 30.
+    assert agent_row(world.engagement_a.pk).handled_on_shift_seconds == 45 * 60
+    assert agent_row(world.engagement_b.pk).handled_on_shift_seconds == 30 * 60
+
+
 # --- the heat map ------------------------------------------------------------------------------
 
 JAN_12 = dt.date(2026, 1, 12)  # a Monday; New York keeps standard time (UTC-5)
@@ -272,6 +398,44 @@ def test_the_heat_map_counts_arrivals_against_people_on_shift_and_flags_the_gaps
     assert heat.gap_hours == 3
     # An hour nobody works and nothing arrives in is no gap.
     assert manila.cells[23].css == "heat-off" and 23 not in heat.gaps
+
+
+def test_a_site_holiday_takes_its_staff_off_that_day_and_the_hours_it_alone_covers_are_gaps(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    # Manila alone works 06:00–15:00 local, 22:00–07:00 UTC (the night in the US), every
+    # day; Wednesday 14 January is a holiday in Manila, so the shift that would start at
+    # 22:00 UTC on Tuesday 13th does not.
+    manila = Site.objects.get(code="mnl")
+    ShiftPattern.objects.bulk_create(
+        ShiftPattern(site=manila, name="Day", weekday=d, starts_at=dt.time(6), ends_at=dt.time(15))
+        for d in range(7)
+    )
+    jan_14 = JAN_13 + dt.timedelta(days=1)
+    holiday = ShiftException.objects.create(
+        site=manila, kind=ShiftExceptionKind.HOLIDAY, name="Typhoon: office closed", day=jan_14
+    )
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        for when in (at(JAN_13, 1), at(JAN_13, 23, 10), at(jan_14, 1, 20), at(jan_14, 23, 30)):
+            submit_at(world, when)
+    heat = coverage_heat_map(world.lead, start=JAN_13, end=jan_14)
+    (row,) = heat.rows
+    # Two agents at 00:00–07:00 on the 13th (the shift of the 13th, local) and 22:00–24:00
+    # on the 14th (the shift of the 15th), none in between: one a day on average.
+    assert [c.staff for c in row.cells] == [1.0] * 7 + [0.0] * 15 + [1.0] * 2
+    # Work arrived at 23:10 on the 13th and 01:20 on the 14th with nobody on shift: a gap on
+    # one day of hours Manila covers on the other.
+    assert heat.gap_days == [0, 1] + [0] * 21 + [1]
+    assert heat.gap_text == ["01:00–02:00 UTC (1 day)", "23:00–00:00 UTC (1 day)"]
+    assert row.cells[1].css.endswith("heat-gap-days") and row.cells[23].css.endswith(
+        "heat-gap-days"
+    )
+    assert "heat-gap" not in row.cells[0].css
+    # Without the holiday, both days are covered and nothing is a gap.
+    holiday.delete()
+    heat = coverage_heat_map(world.lead, start=JAN_13, end=jan_14)
+    assert [c.staff for c in heat.rows[0].cells] == [2.0] * 7 + [0.0] * 15 + [2.0] * 2
+    assert heat.gap_hours == 0
 
 
 def test_the_heat_map_page_and_its_csv_show_the_same_figures(two_sites: World) -> None:

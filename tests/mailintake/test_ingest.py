@@ -72,6 +72,19 @@ def test_a_plain_message_becomes_a_new_item_with_its_subject_and_text(
     assert filed.detail["item"] == item.reference
 
 
+def test_the_clients_reference_in_the_subject_becomes_the_items_reference(
+    world: World, intake: Intake
+) -> None:
+    raw = message("plain").replace(
+        b"Subject: Key the March PIP claim forms", b"Subject: [MAT-2291] Key the March forms"
+    )
+
+    item = do_ingest_message(raw).item
+
+    assert item is not None
+    assert (item.external_ref, item.title) == ("MAT-2291", "Key the March forms")
+
+
 def test_a_pdf_attachment_is_stored_encrypted_like_any_upload(
     world: World, intake: Intake, tmp_path: Path
 ) -> None:
@@ -335,7 +348,7 @@ def test_a_retry_that_is_still_refused_keeps_the_message_with_the_reason_now(
 ) -> None:
     quarantined = do_ingest_message(message("wrong-address")).quarantined
     assert quarantined is not None and quarantined.client is None
-    unencrypted = Path(quarantined.raw.path)
+    first_file = Path(quarantined.raw.path)
     # The address the sender used is given to client A, whose users the sender is not.
     raw = message("wrong-address").replace(b"member@alpha.test", b"member@bravo.test")
     quarantined = do_ingest_message(raw).quarantined
@@ -351,7 +364,7 @@ def test_a_retry_that_is_still_refused_keeps_the_message_with_the_reason_now(
     # Now that its client is known, the message is kept encrypted with the client's key.
     assert quarantined.client == world.client_a and quarantined.encryption_id is not None
     assert raw_message(quarantined) == raw
-    assert unencrypted.exists()  # the first message is another one, still as it was
+    assert first_file.exists()  # the first message is another one, still as it was
 
 
 def test_a_message_to_an_address_set_up_later_is_filed_on_retry(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relaydesk.mailintake.parsing import (
     clean_subject,
+    client_reference,
     headline,
     html_to_text,
     parse_mail,
@@ -18,6 +19,15 @@ def test_a_subject_loses_reply_prefixes_and_reference_tags() -> None:
     assert clean_subject("  Key\tthe\nforms ") == "Key the forms"
     long = clean_subject("x" * 300)
     assert len(long) == 200 and long.endswith("…")
+
+
+def test_a_subject_carries_the_clients_own_reference_in_brackets() -> None:
+    assert client_reference("[MAT-2291] Demand letter") == "MAT-2291"
+    assert client_reference("Fwd: [External] [ HC-26-4471 ] Bills") == "HC-26-4471"
+    assert client_reference("[#4471] Refund") == "#4471"
+    # Tags, part counters and our own references are not the client's reference.
+    for subject in ("[External] Hello", "[1/3] Scans", "[2 of 3] Scans", "Re: [RD-12] Forms"):
+        assert client_reference(subject) == "", subject
 
 
 def test_a_reply_names_its_item_in_the_subject_or_in_brackets_in_the_text() -> None:

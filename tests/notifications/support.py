@@ -4,7 +4,12 @@ follow-ups that run after each commit run as they would in production."""
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
+import socket
+from pathlib import Path
 from typing import Any
+
+from django.core.mail.backends.base import BaseEmailBackend
 
 from relaydesk.accounts.actions import do_create_user
 from relaydesk.catalog.models import Service
@@ -65,3 +70,66 @@ def notification_rows(world: World, items: Any) -> None:
         do_notify(
             Kind.ITEM_DELIVERED, item, [Note(item.submitted_by, f"{item.reference} delivered")]
         )
+
+
+class BrokenMailer(BaseEmailBackend):
+    """A mail server that refuses every sign-in, quoting a credential it must never be
+    quoted on. Set as ``MAILERS["default"]["BACKEND"]``."""
+
+    def send_messages(self, email_messages: Any) -> int:
+        raise smtplib.SMTPAuthenticationError(535, b"auth failed for smtp-user:hunter2")
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def mail_server_at_closed_port(settings: Any) -> str:
+    """Point EMAIL_URL at an SMTP server that is not there, with a user name and password in
+    it, as the settings read it; the URL is returned."""
+    from relaydesk.config.settings import _mailer
+
+    url = f"smtp://relay-mailer:hunter2-secret@127.0.0.1:{closed_port()}"
+    settings.MAILERS = {"default": _mailer(url, Path(), production=True)}
+    return url
+
+
+def working_mail_server(settings: Any) -> None:
+    """Mail goes to Django's test outbox again (``django.core.mail.outbox``)."""
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+
+def tasks_in_the_database(settings: Any) -> None:
+    """Enqueued tasks wait in the database for the worker, as in production."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+    }
+
+
+def run_the_worker() -> list[tuple[str, str, Any]]:
+    """Run every task waiting in the database as ``relaydesk worker`` does (django-tasks-db's
+    own worker, one task at a time, in this process and transaction); each task's name,
+    final status and return value."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="tests",
+        excluded_queue_names=[],
+    )
+    ran = []
+    while (row := DBTaskResult.objects.ready().get_locked()) is not None:
+        row.claim(worker.worker_id)
+        worker.run_task(row)
+        row.refresh_from_db()
+        ran.append((row.task_path.rsplit(".", 1)[-1], row.status, row.return_value))
+    return ran

@@ -1,5 +1,6 @@
 """Who is told what, when work moves: deliveries, rework, SLA warnings, handoffs, reviews,
-comments; and a failing mail server never fails the work."""
+comments; and a notification that cannot be written never fails the work (for e-mail that
+fails, see test_email_delivery.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from relaydesk.core.lifecycle import Action, State
-from relaydesk.notifications.actions import do_send_digests, do_set_preferences
+from relaydesk.notifications.actions import do_set_preferences
 from relaydesk.notifications.kinds import Kind
 from relaydesk.notifications.models import Notification
 from relaydesk.routing.actions import do_hand_off
@@ -295,37 +295,6 @@ def test_a_handoff_tells_the_agent_it_is_offered_to(
 
 
 # --- failures -----------------------------------------------------------------------------------
-
-
-class BrokenMailer(BaseEmailBackend):
-    """A mail server that refuses everything, saying something it should not be quoted on."""
-
-    def send_messages(self, email_messages: Any) -> int:
-        raise ConnectionRefusedError("535 auth failed for smtp-user:hunter2")
-
-
-def test_a_mail_server_that_fails_never_fails_the_work_and_the_sweep_sends_it_later(
-    named: World,
-    django_capture_on_commit_callbacks: Any,
-    settings: Any,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.BrokenMailer"}}
-    with caplog.at_level(logging.WARNING, logger="relaydesk.notifications"):
-        item = _deliver(named, django_capture_on_commit_callbacks)
-    assert WorkItem.objects.get(pk=item.pk).state == State.DELIVERED
-    [notification] = told(named.member_a)
-    assert notification.emailed_at is None and notification.email_attempts == 1
-    logged = caplog.text
-    assert f"E-mail of notification {notification.pk} failed (ConnectionRefusedError)" in logged
-    assert "hunter2" not in logged and "member@alpha.test" not in logged
-
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-    run = do_send_digests()
-    assert run.retried == 1
-    assert [m.to for m in mail.outbox] == [["member@alpha.test"]]
-    assert told(named.member_a)[0].emailed_at is not None
-    assert do_send_digests().retried == 0
 
 
 def test_a_notification_that_cannot_be_written_never_fails_the_work(

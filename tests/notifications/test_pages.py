@@ -336,7 +336,7 @@ def test_a_digest_that_fails_is_sent_by_the_next_sweep(world: World, settings: A
     item = submit(world.member_a, world.engagement_a)
     do_set_preferences(world.member_a, {"item_delivered": (True, "digest")})
     _tell(world.member_a, item, "Waiting for the digest", at=_manila(3, 1))
-    settings.MAILERS = {"default": {"BACKEND": "tests.notifications.test_events.BrokenMailer"}}
+    settings.MAILERS = {"default": {"BACKEND": "tests.notifications.support.BrokenMailer"}}
     run = do_send_digests(at=_manila(3, 8))
     assert (run.digests, run.failed) == (0, 1)
     assert NotificationDigest.objects.count() == 0

@@ -82,7 +82,9 @@ def _read(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, 
         members = {name: archive.read(name) for name in archive.namelist()}
     client = json.loads(members.pop("client.json"))
     items = [json.loads(line) for line in members.pop("items.jsonl").decode().splitlines()]
-    return client, items, members
+    # Reports and webhooks have their own tests (test_reports_and_webhooks.py).
+    files = {name: content for name, content in members.items() if name.startswith("files/")}
+    return client, items, files
 
 
 def test_the_export_of_client_a_holds_its_data_and_files_as_uploaded_and_nothing_of_b(

@@ -336,6 +336,8 @@ def test_the_command_and_the_task_purge_and_report_progress(world: World) -> Non
         "bytes": Attachment.objects.get(item=third).size,
         "details": 1,
         "comments": 2,
+        "reports": 0,
+        "deliveries": 0,
         "failed": 0,
     }
     assert not default_storage.exists(Attachment.objects.get(item=third).file.name or "x")
@@ -365,6 +367,8 @@ def test_the_purge_task_runs_when_enqueued(world: World, settings: Any) -> None:
         "bytes": Attachment.objects.get(item=item).size,
         "details": 1,
         "comments": 2,
+        "reports": 0,
+        "deliveries": 0,
         "failed": 0,
     }
     assert Attachment.objects.get(item=item).purged_at is not None

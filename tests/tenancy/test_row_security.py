@@ -29,6 +29,8 @@ from relaydesk.audit.chain import HASHED_FIELDS, verify_chain
 from relaydesk.audit.models import AuditRecord
 from relaydesk.clients.models import Client
 from relaydesk.insights.actions import do_propose_objective
+from relaydesk.insights.daily import CountedWork, WorkScope, last_settled_day
+from relaydesk.insights.measure_models import HandledSlice
 from relaydesk.insights.measures import backfill_measures
 from relaydesk.insights.report_actions import do_create_report, do_create_schedule
 from relaydesk.routing.actions import do_escalate, do_set_escalation_ladder
@@ -146,8 +148,33 @@ def rows_of_both(world: World) -> dict[str, WorkItem]:
             note="Checked the first half of the batch.",
             respond_by=timezone.now() + dt.timedelta(hours=1),
         )
-    # The dashboards' roll-up: each item's row.
+    # The dashboards' roll-up: each item's row, and an hour each was in progress.
     backfill_measures()
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=2)
+    HandledSlice.objects.bulk_create(
+        HandledSlice(
+            client_id=item.client_id,
+            item=item,
+            engagement_id=item.engagement_id,
+            agent=world.agent,
+            hour=hour,
+            started_at=hour,
+            ended_at=hour + dt.timedelta(minutes=20),
+            seconds=20 * 60,
+        )
+        for item in items.values()
+    )
+    # The client dashboard's daily roll-up: an item of each client received on a settled day.
+    settled = last_settled_day()
+    for actor, engagement in (
+        (world.client_admin_a, world.engagement_a),
+        (world.client_admin_b, world.engagement_b),
+    ):
+        early = submit(actor, engagement, title="Received on a settled day")
+        WorkItem.objects.filter(pk=early.pk).update(
+            created_at=dt.datetime.combine(settled, dt.time(12), tzinfo=dt.UTC)
+        )
+    CountedWork(WorkScope(None), settled, settled)
     # Reports: a kept report of each engagement and a schedule with its recipient.
     today = timezone.now().astimezone(dt.UTC).date()
     for engagement, reader in (

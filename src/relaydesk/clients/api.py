@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Engagement
 from relaydesk.clients.queries import visible_engagements
 from relaydesk.errors import NotFound
+from relaydesk.mailintake.queries import active_intake_addresses
 from relaydesk.work.schemas import ErrorOut
 
 router = Router(tags=["engagements"])
@@ -30,9 +31,22 @@ class EngagementOut(Schema):
     pricing_basis: str
     starts_on: dt.date
     ends_on: dt.date | None
+    intake_address: str | None = Field(
+        default=None,
+        description="Where the client's people send or forward work by e-mail, from the "
+        "address they sign in with: each message becomes a work item, its attachments the "
+        "item's documents, and a reply that keeps the RD-… reference is added to that item. "
+        "Null when the engagement takes no mail (or you may not see its address).",
+    )
 
 
-def _out(e: Engagement) -> EngagementOut:
+def _intake_addresses(user: User, engagements: list[Engagement]) -> dict[int, str]:
+    """The switched-on intake address of each of ``engagements`` that ``user`` may see."""
+    found = active_intake_addresses(user).filter(engagement_id__in=[e.pk for e in engagements])
+    return {address.engagement_id: address.address for address in found}
+
+
+def _out(e: Engagement, intake_address: str | None = None) -> EngagementOut:
     return EngagementOut(
         id=e.pk,
         client=e.client.name,
@@ -44,6 +58,7 @@ def _out(e: Engagement) -> EngagementOut:
         pricing_basis=e.pricing_basis,
         starts_on=e.starts_on,
         ends_on=e.ends_on,
+        intake_address=intake_address,
     )
 
 
@@ -57,8 +72,11 @@ def _user(request: HttpRequest) -> User:
     "/engagements", response={200: list[EngagementOut], **ERRORS}, summary="List engagements"
 )
 def list_engagements(request: HttpRequest) -> list[EngagementOut]:
-    """Your client's engagements (provider staff: all)."""
-    return [_out(e) for e in visible_engagements(_user(request))]
+    """Your client's engagements (provider staff: all), each with its e-mail intake address."""
+    user = _user(request)
+    engagements = list(visible_engagements(user))
+    addresses = _intake_addresses(user, engagements)
+    return [_out(e, addresses.get(e.pk)) for e in engagements]
 
 
 @router.get(
@@ -67,8 +85,9 @@ def list_engagements(request: HttpRequest) -> list[EngagementOut]:
     summary="Get an engagement",
 )
 def get_engagement(request: HttpRequest, engagement_id: int) -> EngagementOut:
-    """One engagement."""
-    engagement = visible_engagements(_user(request)).filter(pk=engagement_id).first()
+    """One engagement, with its e-mail intake address."""
+    user = _user(request)
+    engagement = visible_engagements(user).filter(pk=engagement_id).first()
     if engagement is None:
         raise NotFound(f"No engagement {engagement_id}.")
-    return _out(engagement)
+    return _out(engagement, _intake_addresses(user, [engagement]).get(engagement.pk))

@@ -19,6 +19,8 @@ from relaydesk.catalog.api import router as catalog_router
 from relaydesk.clients.api import router as clients_router
 from relaydesk.errors import ActionRefused
 from relaydesk.insights.api import router as insights_router
+from relaydesk.insights.report_api import router as reports_router
+from relaydesk.notifications.api import router as notifications_router
 from relaydesk.quality.api import router as quality_router
 from relaydesk.routing.api import router as routing_router
 from relaydesk.sla.api import router as sla_router
@@ -82,7 +84,9 @@ api.add_router("/", routing_router)
 api.add_router("/", sla_router)
 api.add_router("/", quality_router)
 api.add_router("/", insights_router)
+api.add_router("/", reports_router)
 api.add_router("/", webhooks_router)
+api.add_router("/", notifications_router)
 
 
 @api.exception_handler(ActionRefused)

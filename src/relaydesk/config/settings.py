@@ -183,9 +183,6 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/15m/key"}
 # Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) and recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Relaydesk"
-# One period either side (RFC 6238 §5.2): a code typed as it rolls over, or a phone
-# clock a few seconds off, still works. A code is accepted only once either way.
-MFA_TOTP_TOLERANCE = 1
 MFA_ADAPTER = "relaydesk.accounts.adapters.RelaydeskMFAAdapter"
 # Accounts are created by admins (sign-up is closed), so no address awaits verification.
 MFA_ALLOW_UNVERIFIED_EMAIL = True

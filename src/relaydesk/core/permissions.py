@@ -122,7 +122,8 @@ DESCRIPTIONS: dict[Permission, str] = {
         "Score the items of calibration sessions they are invited to, blind to the others"
     ),
     Permission.RECEIVE_NOTIFICATIONS: (
-        "Receive notifications of their own work, in Relaydesk and by e-mail, as they choose"
+        "Receive notifications of their own work, in Relaydesk, by e-mail and through the API, "
+        "as they choose"
     ),
     Permission.VIEW_DASHBOARD: (
         "See the client dashboard and objectives: volume, backlog, SLA, quality, turnaround, "

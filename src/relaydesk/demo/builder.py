@@ -33,6 +33,7 @@ from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.roles import Role
 from relaydesk.demo import plan as demo_plan
 from relaydesk.demo.content import pdf_bytes
+from relaydesk.demo.mail import load_demo_mail
 from relaydesk.demo.objectives import set_objectives
 from relaydesk.demo.plan import (
     CLIENTS,
@@ -161,15 +162,19 @@ def build_demo(
     items = demo_plan.plan_items(seed, days, now)
     agents = demo_plan.plan_people(seed, now.date())
     first_day = min([i.submitted_at.date() for i in items] + [now.date()]) - dt.timedelta(days=2)
-    world = _World(seed=seed, now=now, first_day=first_day)
+    holidays = demo_plan.plan_holidays(now, days)
+    world = _World(seed=seed, now=now, first_day=first_day, holidays=holidays)
     with transaction.atomic():
         world.create_sites()
         say(f"sites: {len(SITES)} sites, {ShiftPattern.objects.count()} weekly shift patterns")
         world.create_staff()
         world.create_agents(agents)
         say(f"people: {len(STAFF)} staff, {len(agents)} agents")
-        holidays, overtime = world.create_shift_exceptions()
-        say(f"shift exceptions: {holidays} coming holidays, {overtime} overtime windows")
+        past, coming, overtime = world.create_shift_exceptions()
+        say(
+            f"shift exceptions: {past} holidays in the history, {coming} coming, "
+            f"{overtime} overtime windows"
+        )
         world.create_clients()
         say(f"clients: {len(CLIENTS)} clients, {2 * len(CLIENTS)} client users")
         world.set_passwords()
@@ -203,6 +208,7 @@ def build_demo(
         say(replay_every_clock(now, say))
         say(f"dashboards: {backfill_measures()} items rolled up")
         say(set_objectives(world.clients, world.staff[Role.OPS_LEAD][0].user, now))
+        say(load_demo_mail(world.clients, now))
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(
@@ -268,11 +274,23 @@ class _ClientSide:
 class _World:
     """The rows the history needs, created once and then kept in memory."""
 
-    def __init__(self, *, seed: int, now: dt.datetime, first_day: dt.date) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        now: dt.datetime,
+        first_day: dt.date,
+        holidays: list[demo_plan.PlannedHoliday],
+    ) -> None:
         self.seed = seed
         self.now = now
         self.first_day = first_day
         self.last_day = now.date() + dt.timedelta(days=30)
+        self.holidays = holidays
+        # Nobody of a site works a shift that starts on one of its holidays.
+        self.days_off: dict[str, frozenset[dt.date]] = {
+            site.code: frozenset(h.day for h in holidays if h.site == site.code) for site in SITES
+        }
         self.rng = demo_plan.stream(seed, "world")
         self.sites: dict[str, Site] = {}
         self.staff: dict[Role, list[_Staffer]] = {}
@@ -293,8 +311,26 @@ class _World:
                 f"The service catalog lacks {', '.join(missing)}; run `relaydesk migrate` first."
             )
 
-    def roster(self, time_zone: str, start: dt.time, end: dt.time, days: tuple[int, ...]) -> Roster:
-        return Roster(time_zone, start, end, days, first_day=self.first_day, last_day=self.last_day)
+    def roster(
+        self,
+        time_zone: str,
+        start: dt.time,
+        end: dt.time,
+        days: tuple[int, ...],
+        *,
+        site: str = "",
+    ) -> Roster:
+        """Working windows over the history and the month ahead; a site's people keep its
+        holidays."""
+        return Roster(
+            time_zone,
+            start,
+            end,
+            days,
+            first_day=self.first_day,
+            last_day=self.last_day,
+            days_off=self.days_off.get(site, frozenset()),
+        )
 
     def create_sites(self) -> None:
         for spec in SITES:
@@ -347,7 +383,7 @@ class _World:
             user = self._user(
                 spec.email, spec.name, spec.role, site.time_zone, is_staff=spec.is_staff
             )
-            roster = self.roster(site.time_zone, shift.start, shift.end, WEEKDAYS)
+            roster = self.roster(site.time_zone, shift.start, shift.end, WEEKDAYS, site=spec.site)
             self.staff.setdefault(spec.role, []).append(_Staffer(user, roster))
 
     def create_agents(self, planned: list[PlannedAgent]) -> None:
@@ -399,19 +435,22 @@ class _World:
                 ),
                 clearances=frozenset(plan.clearances),
             )
-            roster = self.roster(site_spec.time_zone, shift.start, shift.end, plan.workdays)
+            roster = self.roster(
+                site_spec.time_zone, shift.start, shift.end, plan.workdays, site=plan.site
+            )
             self.workers.append(_Worker(agent, plan, roster, profile))
         AgentSkill.objects.bulk_create(rows_skill)
         AgentCertification.objects.bulk_create(rows_cert)
         AgentClearance.objects.bulk_create(rows_clear)
 
-    def create_shift_exceptions(self) -> tuple[int, int]:
-        """The coming public holidays at Pune and Manila, and two overtime windows."""
+    def create_shift_exceptions(self) -> tuple[int, int, int]:
+        """Each site's holidays during the history and coming ones, and two overtime
+        windows; returns how many holidays are past, how many coming, and the overtime."""
         holidays = [
             ShiftException(
                 site=self.sites[h.site], kind=ShiftExceptionKind.HOLIDAY, name=h.name, day=h.day
             )
-            for h in demo_plan.plan_holidays(self.now)
+            for h in self.holidays
         ]
         agents = {w.plan.email: w.agent for w in self.workers}
         overtime = [
@@ -427,7 +466,10 @@ class _World:
             for o in demo_plan.plan_overtime(self.now)
         ]
         ShiftException.objects.bulk_create(holidays + overtime)
-        return len(holidays), len(overtime)
+        past = sum(
+            h.day <= self.now.astimezone(demo_plan.site_zone(h.site)).date() for h in self.holidays
+        )
+        return past, len(holidays) - past, len(overtime)
 
     def create_clients(self) -> None:
         certifications = {c.code: c for c in Certification.objects.all()}

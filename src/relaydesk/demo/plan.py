@@ -13,6 +13,7 @@ import random
 import zoneinfo
 from dataclasses import dataclass, field, replace
 
+from relaydesk.core.calendars import public_holidays
 from relaydesk.core.lifecycle import State
 from relaydesk.core.roles import Role
 from relaydesk.demo import content
@@ -33,7 +34,7 @@ def stream(seed: int, purpose: str) -> random.Random:
 
 @dataclass(frozen=True, slots=True)
 class SiteSpec:
-    """A delivery site."""
+    """A delivery site; it keeps the public holidays of its country (and ``subdivision``)."""
 
     code: str
     name: str
@@ -41,6 +42,7 @@ class SiteSpec:
     time_zone: str
     prefix: str
     is_onshore: bool = False
+    subdivision: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,8 @@ class ShiftSpec:
 SITES = [
     SiteSpec("mnl", "Manila", "PH", "Asia/Manila", "MNL"),
     SiteSpec("khi", "Karachi", "PK", "Asia/Karachi", "KHI"),
-    SiteSpec("pnq", "Pune", "IN", "Asia/Kolkata", "PNQ"),
-    SiteSpec("tpa", "Tampa", "US", "America/New_York", "TPA", is_onshore=True),
+    SiteSpec("pnq", "Pune", "IN", "Asia/Kolkata", "PNQ", subdivision="MH"),
+    SiteSpec("tpa", "Tampa", "US", "America/New_York", "TPA", is_onshore=True, subdivision="FL"),
 ]
 SITE_BY_CODE = {site.code: site for site in SITES}
 
@@ -79,40 +81,14 @@ MULTI_SHIFT_SITES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HolidaySpec:
-    """A public holiday that falls on the same date every year, at one site."""
-
-    site: str
-    month: int
-    day: int
-    name: str
-
-
-#: Public holidays on fixed dates in India (Pune) and the Philippines (Manila). Movable
-#: ones (Diwali, Holi, Holy Week) are left out so the list holds in any year.
-HOLIDAYS = [
-    HolidaySpec("pnq", 1, 26, "Republic Day"),
-    HolidaySpec("pnq", 5, 1, "Maharashtra Day"),
-    HolidaySpec("pnq", 8, 15, "Independence Day"),
-    HolidaySpec("pnq", 10, 2, "Gandhi Jayanti"),
-    HolidaySpec("pnq", 12, 25, "Christmas"),
-    HolidaySpec("mnl", 1, 1, "New Year's Day"),
-    HolidaySpec("mnl", 2, 25, "EDSA People Power Revolution Anniversary"),
-    HolidaySpec("mnl", 4, 9, "Araw ng Kagitingan"),
-    HolidaySpec("mnl", 5, 1, "Labor Day"),
-    HolidaySpec("mnl", 6, 12, "Independence Day"),
-    HolidaySpec("mnl", 8, 21, "Ninoy Aquino Day"),
-    HolidaySpec("mnl", 11, 1, "All Saints' Day"),
-    HolidaySpec("mnl", 11, 30, "Bonifacio Day"),
-    HolidaySpec("mnl", 12, 8, "Feast of the Immaculate Conception"),
-    HolidaySpec("mnl", 12, 24, "Christmas Eve"),
-    HolidaySpec("mnl", 12, 25, "Christmas Day"),
-    HolidaySpec("mnl", 12, 30, "Rizal Day"),
-    HolidaySpec("mnl", 12, 31, "Last Day of the Year"),
-]
 # How many coming holidays per site the demo records.
 HOLIDAYS_AHEAD = 2
+#: Manila alone is on shift from 22:00 to 03:30 UTC (the US evening, when Northwind's
+#: customers still write): a day it closes leaves those hours uncovered. When no public
+#: holiday closes it during the history, a typhoon does, so the coverage heat map shows
+#: what a closed site costs whatever day the demo is built.
+CLOSURE_SITE = "mnl"
+CLOSURE_NAME = "Typhoon: office closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,28 +112,39 @@ class PlannedOvertime:
     agent_email: str = ""
 
 
-def plan_holidays(now: dt.datetime) -> list[PlannedHoliday]:
-    """The next public holidays at each site that has some, after the site's local today.
+def plan_holidays(now: dt.datetime, days: int = 30) -> list[PlannedHoliday]:
+    """Each site's public holidays (its country's, from the ``holidays`` package) during the
+    ``days`` days of history up to ``now`` and the next :data:`HOLIDAYS_AHEAD` after its
+    local today, in date order per site.
 
-    Only coming days: the demo's history was worked without them.
+    The history is worked around them (nobody of the site works a shift that starts on
+    one). When no public holiday closes Manila from the history's first local day to
+    yesterday, :data:`CLOSURE_NAME` closes it a third of the way back (two days back at
+    the latest, so the shift under way now is not the one closed), so the past always
+    holds a day on which the hours only Manila covers are a gap.
     """
     planned: list[PlannedHoliday] = []
     for site in SITES:
-        today = now.astimezone(zoneinfo.ZoneInfo(site.time_zone)).date()
-        coming = sorted(
-            (dt.date(year, spec.month, spec.day), spec.name)
-            for spec in HOLIDAYS
-            if spec.site == site.code
-            for year in (today.year, today.year + 1)
-            if dt.date(year, spec.month, spec.day) > today
-        )
-        planned += [PlannedHoliday(site.code, day, name) for day, name in coming[:HOLIDAYS_AHEAD]]
+        today = now.astimezone(site_zone(site.code)).date()
+        first = today - dt.timedelta(days=days - 1)
+        years = range(first.year, today.year + 2)
+        found = public_holidays(site.country, site.subdivision or None, years)
+        past = [(day, name) for day, name in found.items() if first <= day <= today]
+        coming = [(day, name) for day, name in found.items() if day > today][:HOLIDAYS_AHEAD]
+        if site.code == CLOSURE_SITE and not any(day < today for day, _ in past):
+            closed = today - dt.timedelta(days=max(2, days // 3))
+            past = sorted([*past, (closed, CLOSURE_NAME)])
+        planned += [PlannedHoliday(site.code, day, name[:100]) for day, name in past + coming]
     return planned
 
 
+def site_zone(site: str) -> zoneinfo.ZoneInfo:
+    """The time zone of the site with code ``site``."""
+    return zoneinfo.ZoneInfo(SITE_BY_CODE[site].time_zone)
+
+
 def _local(site: str, day: dt.date, time: dt.time) -> dt.datetime:
-    zone = zoneinfo.ZoneInfo(SITE_BY_CODE[site].time_zone)
-    return dt.datetime.combine(day, time, tzinfo=zone).astimezone(dt.UTC)
+    return dt.datetime.combine(day, time, tzinfo=site_zone(site)).astimezone(dt.UTC)
 
 
 def plan_overtime(now: dt.datetime) -> list[PlannedOvertime]:

@@ -16,7 +16,8 @@ UTC = dt.UTC
 
 
 class Roster:
-    """Working windows in UTC, built from a local weekly pattern over a period."""
+    """Working windows in UTC, built from a local weekly pattern over a period, less the
+    local dates ``days_off``."""
 
     def __init__(
         self,
@@ -27,14 +28,17 @@ class Roster:
         *,
         first_day: dt.date,
         last_day: dt.date,
+        days_off: Iterable[dt.date] = (),
     ) -> None:
         zone = zoneinfo.ZoneInfo(time_zone)
         days = frozenset(weekdays)
+        # Local dates on which no window starts (holidays), as a shift calendar keeps them.
+        off = frozenset(days_off)
         starts: list[dt.datetime] = []
         ends: list[dt.datetime] = []
         day = first_day
         while day <= last_day:
-            if day.weekday() in days:
+            if day.weekday() in days and day not in off:
                 begin = dt.datetime.combine(day, start, tzinfo=zone)
                 finish_day = day if end > start else day + dt.timedelta(days=1)
                 finish = dt.datetime.combine(finish_day, end, tzinfo=zone)

@@ -1,4 +1,5 @@
-"""The work items' roll-up: one row per item with the figures dashboards add up.
+"""The work items' roll-up: one row per item with the figures dashboards add up, and its
+time in progress cut into UTC hours.
 
 Kept in step with each item's timeline by :mod:`relaydesk.insights.measures`, so
 dashboards count and sum these rows in the database instead of replaying timelines.
@@ -72,3 +73,50 @@ class ItemMeasure(models.Model):
 
     def __str__(self) -> str:
         return f"Measures of RD-{self.item_id}"
+
+
+class HandledSlice(models.Model):
+    """Part of an item's time in progress that falls inside one UTC hour, and who worked it.
+
+    Every ended spell in progress of the item (see :mod:`relaydesk.insights.measures`) is
+    cut at the UTC hours it spans: one row per hour, from ``started_at`` to ``ended_at``
+    inside the hour that begins at ``hour``, ``seconds`` long. ``agent`` is the person who
+    started the work the spell belongs to (the item's holder then), whoever completed the
+    item in the end. The operations dashboard adds the seconds up per agent and hour in the
+    database and counts those that fall on the agent's shift (its utilisation). Replaced
+    with the item's :class:`ItemMeasure` after every change of the item.
+    """
+
+    item = models.ForeignKey(
+        "work.WorkItem", on_delete=models.CASCADE, related_name="handled_slices"
+    )
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    engagement = models.ForeignKey("clients.Engagement", on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who started the work (the item's holder while it was in progress).",
+    )
+    hour = models.DateTimeField(help_text="The first instant of the UTC hour.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    seconds = models.PositiveIntegerField(help_text="From start to end, to the nearest second.")
+
+    class Meta:
+        ordering = ["item_id", "started_at"]
+        indexes = [
+            # The operations dashboard: seconds per agent and hour over a period, of all work
+            # or of one engagement (the columns summed carried along so the index answers).
+            models.Index(fields=["hour", "agent", "seconds"], name="handled_hour"),
+            models.Index(
+                fields=["engagement", "hour", "agent", "seconds"], name="handled_engagement_hour"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"RD-{self.item_id} in progress {self.started_at:%Y-%m-%d %H:%M}–{self.ended_at:%H:%M}"
+        )

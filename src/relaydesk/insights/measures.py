@@ -1,10 +1,11 @@
-"""The work items' roll-up (:class:`ItemMeasure`), kept in step with their timelines.
+"""The work items' roll-up (:class:`ItemMeasure`, and :class:`HandledSlice` for their time
+in progress hour by hour), kept in step with their timelines.
 
-Every committed change of an item replays that one item's timeline into its row
-(:func:`on_work_item_changed`, connected by :func:`connect_measures`); the migration
-that created the table filled it for the items already there, and
+Every committed change of an item replays that one item's timeline into its rows
+(:func:`on_work_item_changed`, connected by :func:`connect_measures`); the migrations
+that created the tables filled them for the items already there, and
 :func:`do_rebuild_measures` (``relaydesk rebuild-measures``) replays every item again
-to repair it. Dashboards then count and sum rows here in the database.
+to repair them. Dashboards then count and sum rows here in the database.
 
 Definitions, the same everywhere:
 
@@ -14,6 +15,10 @@ Definitions, the same everywhere:
 - *completed* is the item's last completion (an item completed again after rework counts
   once, when it was last completed); its agent is who completed it then, its site that
   agent's site. The item's whole handled time counts for that agent.
+- a *slice* is the part of an ended spell inside one UTC hour; the spell is counted for
+  the person who started the work it belongs to (the last "start" before it: a spell
+  resumed after waiting on the client is still that person's), so the hours an item
+  spent with each of its agents count for them, on the days they spent them.
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ from django.db.models.functions import ExtractHour, TruncDate
 
 from relaydesk.audit.actions import record
 from relaydesk.core.lifecycle import Action, State
-from relaydesk.insights.measure_models import ItemMeasure
+from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
 __all__ = [
     "MEASURE_FIELDS",
     "Replayed",
+    "Spell",
     "UtcDate",
     "UtcHour",
     "backfill_measures",
@@ -51,12 +57,15 @@ __all__ = [
     "on_work_item_changed",
     "refresh_measure",
     "replay_timeline",
+    "slices_of",
 ]
 
 logger = logging.getLogger(__name__)
 
 _IN_PROGRESS = State.IN_PROGRESS.value
 _COMPLETE = Action.COMPLETE.value
+_START = Action.START.value
+_HOUR = dt.timedelta(hours=1)
 #: Items replayed per batch by the backfill and the rebuild.
 BATCH = 2000
 #: What a replay writes over a stored row.
@@ -78,6 +87,16 @@ Entry = tuple[dt.datetime, str, str, int | None, int | None]
 
 
 @dataclass(frozen=True, slots=True)
+class Spell:
+    """One ended spell in progress: from ``started_at`` to ``ended_at``, worked by the
+    person ``agent_id`` (who started the work; None when the timeline does not say)."""
+
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    agent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Replayed:
     """What an item's timeline adds up to (see the module's definitions)."""
 
@@ -86,6 +105,7 @@ class Replayed:
     completed_at: dt.datetime | None = None
     agent_id: int | None = None
     site_id: int | None = None
+    spells: tuple[Spell, ...] = ()
 
 
 def replay_timeline(entries: Iterable[Entry]) -> Replayed:
@@ -100,14 +120,22 @@ def replay_timeline(entries: Iterable[Entry]) -> Replayed:
     completed: dt.datetime | None = None
     agent_id: int | None = None
     site_id: int | None = None
+    # Who started the work, and whose the running spell is.
+    worker: int | None = None
+    spell_worker: int | None = None
+    spells: list[Spell] = []
     for at, kind, to_state, actor_id, actor_site_id in entries:
+        if kind == _START:
+            worker = actor_id
         if to_state:
             if spell_start is not None and to_state != _IN_PROGRESS:
                 # A clock set back between two entries never makes handled time negative.
-                handled += max(at - spell_start, dt.timedelta(0))
+                if at > spell_start:
+                    handled += at - spell_start
+                    spells.append(Spell(spell_start, at, spell_worker))
                 spell_start = None
             elif to_state == _IN_PROGRESS and spell_start is None:
-                spell_start = at
+                spell_start, spell_worker = at, worker
                 first_started = first_started or at
         if kind == _COMPLETE:
             completed, agent_id, site_id = at, actor_id, actor_site_id
@@ -117,7 +145,20 @@ def replay_timeline(entries: Iterable[Entry]) -> Replayed:
         completed_at=completed,
         agent_id=agent_id,
         site_id=site_id,
+        spells=tuple(spells),
     )
+
+
+def slices_of(spells: Iterable[Spell]) -> Iterator[tuple[dt.datetime, dt.datetime, dt.datetime]]:
+    """Each spell cut at the UTC hours it spans: ``(hour, start, end)`` per piece, ``hour``
+    the first instant of the UTC hour holding the piece (times in UTC)."""
+    for spell in spells:
+        at, end = spell.started_at.astimezone(dt.UTC), spell.ended_at.astimezone(dt.UTC)
+        while at < end:
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            upto = min(hour + _HOUR, end)
+            yield hour, at, upto
+            at = upto
 
 
 def _measure(measure_model: Any, item: Sequence[Any], replayed: Replayed) -> Any:
@@ -138,6 +179,25 @@ def _measure(measure_model: Any, item: Sequence[Any], replayed: Replayed) -> Any
     )
 
 
+def _slices(handled_model: Any, item: Sequence[Any], replayed: Replayed) -> list[Any]:
+    """The slice rows of ``item`` (id, client, engagement, …) from its replayed spells."""
+    item_id, client_id, engagement_id = item[:3]
+    return [
+        handled_model(
+            item_id=item_id,
+            client_id=client_id,
+            engagement_id=engagement_id,
+            agent_id=spell.agent_id,
+            hour=hour,
+            started_at=start,
+            ended_at=end,
+            seconds=round((end - start).total_seconds()),
+        )
+        for spell in replayed.spells
+        for hour, start, end in slices_of([spell])
+    ]
+
+
 def _upsert(measure_model: Any, rows: list[Any]) -> None:
     """Insert the rows, or write over the stored ones of the same items."""
     if rows:
@@ -151,8 +211,8 @@ _ENTRY_COLUMNS = ("at", "kind", "to_state", "actor_id", "actor__agent__site_id")
 
 
 def refresh_measure(item_id: int) -> ItemMeasure | None:
-    """Replay one item's timeline into its row: one read (the timeline with the item and
-    each actor's site) and one write. ``None`` when the item cannot be read."""
+    """Replay one item's timeline into its row and its slices: one read (the timeline with
+    the item and each actor's site) and the writes. ``None`` when the item cannot be read."""
     lifecycle = WorkItemEvent.objects.filter(item_id=item_id).exclude(to_state="")
     read = list(
         lifecycle.order_by("at", "id").values_list(
@@ -170,7 +230,15 @@ def refresh_measure(item_id: int) -> ItemMeasure | None:
     replayed = replay_timeline(row[: len(_ENTRY_COLUMNS)] for row in read)
     measure: ItemMeasure = _measure(ItemMeasure, item, replayed)
     _upsert(ItemMeasure, [measure])
+    _replace_slices(HandledSlice, item_id, item_id, _slices(HandledSlice, item, replayed))
     return measure
+
+
+def _replace_slices(handled_model: Any, first: int, last: int, rows: list[Any]) -> None:
+    """The slices of the items ``first`` to ``last`` (ids) replaced by ``rows``."""
+    handled_model.objects.filter(item_id__gte=first, item_id__lte=last).delete()
+    if rows:
+        handled_model.objects.bulk_create(rows, batch_size=BATCH)
 
 
 _paused: ContextVar[bool] = ContextVar("measures_paused", default=False)
@@ -216,15 +284,18 @@ def backfill_measures(
     *,
     item_model: Any = WorkItem,
     event_model: Any = WorkItemEvent,
-    measure_model: Any = ItemMeasure,
+    measure_model: Any | None = ItemMeasure,
+    handled_model: Any | None = HandledSlice,
     batch: int = BATCH,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Replay every item's timeline into its row, ``batch`` items at a time (one read of
-    items, one of their timelines and one write per batch). Returns how many items.
+    """Replay every item's timeline into its row and its slices, ``batch`` items at a time
+    (one read of items, one of their timelines and the writes per batch). Returns how
+    many items.
 
-    Takes the models so the migration that creates the table can pass its historical
-    ones. ``progress(done, total)`` is called after each batch.
+    Takes the models so the migrations that create the tables can pass their historical
+    ones (None: that table is left alone). ``progress(done, total)`` is called after each
+    batch.
     """
     total = item_model.objects.count()
     done = 0
@@ -248,9 +319,13 @@ def backfill_measures(
         )
         for item_id, *entry in entries:
             timelines[item_id].append(tuple(entry))
-        rows = [_measure(measure_model, i, replay_timeline(timelines.get(i[0], ()))) for i in items]
+        replayed = [(i, replay_timeline(timelines.get(i[0], ()))) for i in items]
         with transaction.atomic():
-            _upsert(measure_model, rows)
+            if measure_model is not None:
+                _upsert(measure_model, [_measure(measure_model, i, r) for i, r in replayed])
+            if handled_model is not None:
+                slices = [s for i, r in replayed for s in _slices(handled_model, i, r)]
+                _replace_slices(handled_model, first, last, slices)
         done += len(items)
         if progress is not None:
             progress(done, total)

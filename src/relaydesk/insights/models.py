@@ -75,6 +75,7 @@ class Objective(models.Model):
         return self.agreed_at is not None
 
 
-# The work items' roll-up lives in its own module; imported here so Django finds the model.
+# The roll-ups and reports live in modules of their own; imported here so Django finds them.
+from relaydesk.insights.daily_models import CountedDay, DailyWork  # noqa: E402, F401
 from relaydesk.insights.measure_models import ItemMeasure  # noqa: E402, F401
 from relaydesk.insights.report_models import *  # noqa: E402,F403

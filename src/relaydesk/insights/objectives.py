@@ -18,7 +18,7 @@ from relaydesk.accounts.models import User
 from relaydesk.clients.models import Engagement
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.sla import ClockKind
-from relaydesk.figures import DEFAULT_DAYS, utc_bounds
+from relaydesk.figures import DEFAULT_DAYS
 from relaydesk.insights.models import Metric, Objective
 
 __all__ = ["DEFINITIONS", "Definition", "Standing", "standing"]
@@ -163,11 +163,11 @@ def _month_starts(today: dt.date, count: int) -> list[dt.date]:
 
 def standing(actor: User, objective: Objective, *, today: dt.date | None = None) -> Standing:
     """Where ``objective``'s engagement stands today (UTC), as ``actor`` may see it."""
+    from relaydesk.insights.daily import CountedWork, work_scope
     from relaydesk.insights.queries import (
         backlog_series,
         cost_by_day,
         daily_counts,
-        dashboard_items,
         mean_turnaround_hours,
     )
     from relaydesk.quality.queries import quality_figures
@@ -176,7 +176,7 @@ def standing(actor: User, objective: Objective, *, today: dt.date | None = None)
     today = today or timezone.now().astimezone(dt.UTC).date()
     metric, definition = objective.metric_enum, DEFINITIONS[objective.metric_enum]
     engagement = objective.engagement
-    items = dashboard_items(actor, engagement_id=engagement.pk)
+    scope = work_scope(actor, engagement_id=engagement.pk)
     window_start = today - dt.timedelta(days=DEFAULT_DAYS - 1)
     weeks_start = today - dt.timedelta(days=7 * TREND_POINTS - 1)
     value: Decimal | None
@@ -207,16 +207,15 @@ def standing(actor: User, objective: Objective, *, today: dt.date | None = None)
         )
         trend = [(row.label, _decimal(row.mean_score)) for row in qa_weeks.rows]
     elif metric is Metric.TURNAROUND_HOURS:
-        value = mean_turnaround_hours(items, *utc_bounds(window_start, today))[0]
+        value = mean_turnaround_hours(CountedWork(scope, window_start, today))[0]
         trend = []
         for n in range(TREND_POINTS):
             first = weeks_start + dt.timedelta(days=7 * n)
-            hours = mean_turnaround_hours(items, *utc_bounds(first, first + dt.timedelta(days=6)))[
-                0
-            ]
+            week = CountedWork(scope, first, first + dt.timedelta(days=6))
+            hours = mean_turnaround_hours(week)[0]
             trend.append((f"Week of {first:%-d %b}", hours))
     elif metric is Metric.BACKLOG_CEILING:
-        series = backlog_series(items, weeks_start, today)
+        series = backlog_series(CountedWork(scope, weeks_start, today))
         value = Decimal(series[-1])
         trend = [
             (f"{weeks_start + dt.timedelta(days=n):%-d %b}", Decimal(series[n]))
@@ -227,13 +226,11 @@ def standing(actor: User, objective: Objective, *, today: dt.date | None = None)
         trend = []
         for first in months:
             last = min(today, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1))
-            begin, finish = utc_bounds(first, last)
+            month = CountedWork(scope, first, last)
             if metric is Metric.MONTHLY_VOLUME:
-                month_value = Decimal(
-                    sum(daily_counts(items, "delivered_at", begin, finish).values())
-                )
+                month_value = Decimal(sum(daily_counts(month, "delivered").values()))
             else:
-                costs = cost_by_day(items, Engagement.objects.filter(pk=engagement.pk), first, last)
+                costs = cost_by_day(month, Engagement.objects.filter(pk=engagement.pk))
                 month_value = costs[0].total if costs else Decimal(0)
             trend.append((f"{first:%b %Y}", month_value))
         value = trend[-1][1]

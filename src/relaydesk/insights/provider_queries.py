@@ -15,8 +15,17 @@ Definitions:
 - *completed*: items whose last completion falls in the period, counted for the agent
   who completed them and that agent's site (see :mod:`relaydesk.insights.measures`);
 - *mean handle time*: their handled time (in progress, over every spell) per item;
-- *utilisation*: that handled time as a share of the time on shift in the period, up to
-  now (with an engagement chosen: the share of shift time spent on its items);
+- *handled time on shift*: of each agent, the time their items were in progress inside
+  their shifts in the period (the item's slices, :class:`HandledSlice`, counted for who
+  worked them, on the day they were worked, whichever item it was and whenever it was
+  completed), hour by hour: in each UTC hour, the seconds in progress that fall on the
+  agent's shift, at most the time they were on shift in that hour (several items in
+  progress at once fill the hour, never more); time in progress off shift (an item left
+  in progress overnight) does not count;
+- *utilisation*: handled time on shift as a share of the time on shift in the period, up
+  to now, so never above 100 % for an agent; a team's or site's is its agents' handled
+  time on shift over their time on shift (with an engagement chosen: the share of shift
+  time spent on its items);
 - *team*: the agents working the same named shift at a site (Manila · Night); an agent
   who works every shift of their site is in the site's "Every shift" team. There is no
   other team in the workforce.
@@ -32,7 +41,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, Sum
+from django.db.models import CharField, Count, Func, Q, Sum
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -42,7 +51,7 @@ from relaydesk.core.sla import ClockKind
 from relaydesk.errors import NotAllowed
 from relaydesk.figures import check_figures_request, utc_bounds
 from relaydesk.insights.charts import Chart, Series
-from relaydesk.insights.measure_models import ItemMeasure
+from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
 from relaydesk.insights.measures import UtcDate, UtcHour
 from relaydesk.quality.queries import QualityRow, quality_figures
 from relaydesk.routing.queries import CalendarBook
@@ -64,6 +73,8 @@ __all__ = [
     "completed_work",
     "coverage_heat_map",
     "figure_text",
+    "handled_by_agent_hour",
+    "handled_on_shift",
     "on_shift",
     "on_shift_by_hour",
     "on_shift_intervals",
@@ -76,6 +87,9 @@ HOURS = range(24)
 HEAT_LEVELS = 5
 _DAY = dt.timedelta(days=1)
 _HOUR = dt.timedelta(hours=1)
+_HOUR_SECONDS = 3600
+#: UTC hours asked for at once when reading the slices of hours partly on shift.
+_HOURS_PER_READ = 500
 EVERY_SHIFT = "Every shift"
 
 Interval = tuple[dt.datetime, dt.datetime]
@@ -139,6 +153,23 @@ def shift_seconds(calendar: ShiftCalendar, begin: dt.datetime, finish: dt.dateti
 Slot = tuple[dt.date, int]
 
 
+#: Time on shift cut at UTC hours: per first instant of an hour, the parts of it on shift.
+Cover = dict[dt.datetime, list[Interval]]
+
+
+def _hour_cover(intervals: Iterable[Interval]) -> Cover:
+    """The intervals cut at UTC hours: per first instant of an hour, the parts inside it."""
+    cover: dict[dt.datetime, list[Interval]] = defaultdict(list)
+    for start, end in intervals:
+        at, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        while at < end:
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            upto = min(hour + _HOUR, end)
+            cover[hour].append((at, upto))
+            at = upto
+    return dict(cover)
+
+
 def _slot_shares(intervals: Iterable[Interval]) -> dict[Slot, float]:
     """Hours on shift falling in each UTC hour of each UTC day."""
     shares: dict[Slot, float] = defaultdict(float)
@@ -158,6 +189,7 @@ class _Calendars:
     def __init__(self, agents: list[Agent]) -> None:
         self.book = CalendarBook(sites=list({a.site_id: a.site for a in agents}.values()))
         self._intervals: dict[tuple[int, dt.datetime, dt.datetime], list[Interval]] = {}
+        self._covers: dict[tuple[int, dt.datetime, dt.datetime], Cover] = {}
 
     def key(self, agent: Agent) -> int:
         """The same for agents who share a calendar (the book keeps one per site, shift and
@@ -175,6 +207,13 @@ class _Calendars:
     def seconds(self, agent: Agent, begin: dt.datetime, finish: dt.datetime) -> int:
         """Seconds ``agent`` is on shift from ``begin`` to ``finish``."""
         return int(sum((e - s).total_seconds() for s, e in self.intervals(agent, begin, finish)))
+
+    def cover(self, agent: Agent, begin: dt.datetime, finish: dt.datetime) -> Cover:
+        """When ``agent`` is on shift from ``begin`` to ``finish``, per UTC hour."""
+        key = (self.key(agent), begin, finish)
+        if key not in self._covers:
+            self._covers[key] = _hour_cover(self.intervals(agent, begin, finish))
+        return self._covers[key]
 
 
 def _agents(extra_user_ids: Iterable[int] = ()) -> list[Agent]:
@@ -278,6 +317,121 @@ class CompletedWork:
         return dict(sums)
 
 
+class _StoredHour(Func):
+    """A slice's ``hour`` as the database hands it back, without Django reading each row: a
+    datetime on PostgreSQL, the stored UTC text (``YYYY-MM-DD HH:MM:SS``) on SQLite, which
+    :func:`handled_by_agent_hour` reads once per distinct hour (a month grouped by agent and
+    hour is tens of thousands of rows over some seven hundred hours)."""
+
+    template = "%(expressions)s"
+    output_field = CharField()
+
+
+def _utc_hour(value: dt.datetime | str) -> dt.datetime:
+    """An hour as :class:`_StoredHour` returns it, as an aware UTC datetime."""
+    at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+
+
+def handled_by_agent_hour(
+    begin: dt.datetime, finish: dt.datetime, engagement_id: int | None = None
+) -> dict[int, dict[dt.datetime, int]]:
+    """Seconds in progress per agent (user id) and UTC hour (its first instant) from
+    ``begin`` to ``finish`` (both on the hour): one grouped query on the slices, read from
+    their hour index."""
+    slices = HandledSlice.objects.filter(hour__gte=begin, hour__lt=finish, agent__isnull=False)
+    if engagement_id is not None:
+        slices = slices.filter(engagement_id=engagement_id)
+    rows = (
+        slices.annotate(at=_StoredHour("hour"))
+        .values_list("agent_id", "at")
+        .annotate(total=Sum("seconds"))
+        .order_by()
+    )
+    hours: dict[dt.datetime | str, dt.datetime] = {}
+    found: dict[int, dict[dt.datetime, int]] = defaultdict(dict)
+    for agent_id, stored, total in rows:
+        hour = hours.get(stored)
+        if hour is None:
+            hour = hours[stored] = _utc_hour(stored)
+        found[agent_id][hour] = int(total or 0)
+    return dict(found)
+
+
+def _seconds_of(intervals: Iterable[Interval]) -> float:
+    return sum((end - start).total_seconds() for start, end in intervals)
+
+
+def handled_on_shift(
+    agents: list[Agent],
+    begin: dt.datetime,
+    finish: dt.datetime,
+    engagement_id: int | None = None,
+    *,
+    calendars: _Calendars | None = None,
+    handled: dict[int, dict[dt.datetime, int]] | None = None,
+) -> dict[int, int]:
+    """Per agent of ``agents`` (user id), their handled time on shift from ``begin`` to
+    ``finish``, in seconds (see the module's definitions).
+
+    The seconds per agent and hour are summed by the database (``handled``, when the caller
+    has them already); an hour wholly on the agent's shift counts them up to the hour, one
+    wholly off shift not at all. Only for the few hours a shift starts or ends inside (a
+    half-hour time zone, overtime to the minute) are that agent's slices of that hour read,
+    to count the seconds that fall on shift.
+    """
+    calendars = calendars or _Calendars(agents)
+    if handled is None:
+        handled = handled_by_agent_hour(begin, finish, engagement_id)
+    by_user = {agent.user_id: agent for agent in agents}
+    counted: dict[int, float] = {}
+    partly: dict[int, dict[dt.datetime, list[Interval]]] = defaultdict(dict)
+    for user_id, hours in handled.items():
+        agent = by_user.get(user_id)
+        if agent is None:
+            continue
+        cover = calendars.cover(agent, begin, finish)
+        total = 0.0
+        for hour, seconds in hours.items():
+            on_shift = cover.get(hour)
+            if not on_shift:
+                continue
+            if _seconds_of(on_shift) >= _HOUR_SECONDS:
+                total += min(seconds, _HOUR_SECONDS)
+            else:
+                partly[user_id][hour] = on_shift
+        counted[user_id] = total
+    for (user_id, hour), in_shift in _on_shift_in_hours(partly, engagement_id).items():
+        counted[user_id] += min(in_shift, _seconds_of(partly[user_id][hour]))
+    return {user_id: round(total) for user_id, total in counted.items()}
+
+
+def _on_shift_in_hours(
+    partly: dict[int, dict[dt.datetime, list[Interval]]], engagement_id: int | None
+) -> dict[tuple[int, dt.datetime], float]:
+    """Per (agent, hour) of ``partly``, the seconds of the agent's slices in that hour that
+    fall inside the given parts of it (the agent's time on shift in the hour)."""
+    found: dict[tuple[int, dt.datetime], float] = defaultdict(float)
+    hours = sorted({hour for per_hour in partly.values() for hour in per_hour})
+    for first in range(0, len(hours), _HOURS_PER_READ):
+        slices = HandledSlice.objects.filter(
+            hour__in=hours[first : first + _HOURS_PER_READ], agent_id__in=list(partly)
+        )
+        if engagement_id is not None:
+            slices = slices.filter(engagement_id=engagement_id)
+        for user_id, hour, start, end in slices.values_list(
+            "agent_id", "hour", "started_at", "ended_at"
+        ):
+            on_shift = partly[user_id].get(hour.astimezone(dt.UTC))
+            if on_shift is None:
+                continue
+            overlap = sum(
+                max(0.0, (min(end, upto) - max(start, at)).total_seconds()) for at, upto in on_shift
+            )
+            found[(user_id, hour.astimezone(dt.UTC))] += overlap
+    return found
+
+
 def completed_work(
     begin: dt.datetime, finish: dt.datetime, engagement_id: int | None = None
 ) -> CompletedWork:
@@ -340,6 +494,7 @@ class PerformanceRow:
     completed: int
     handled_seconds: int
     shift_seconds: int
+    handled_on_shift_seconds: int
     sla: AttainmentRow
     quality: QualityRow | None
 
@@ -352,10 +507,11 @@ class PerformanceRow:
 
     @property
     def utilisation(self) -> float | None:
-        """Handled time in per cent of time on shift, to one decimal; None without shifts."""
+        """Handled time on shift in per cent of time on shift, to one decimal; None without
+        shifts."""
         if not self.shift_seconds:
             return None
-        return _one_decimal(self.handled_seconds * 100 / self.shift_seconds)
+        return _one_decimal(self.handled_on_shift_seconds * 100 / self.shift_seconds)
 
     @property
     def shift_hours(self) -> float:
@@ -613,7 +769,10 @@ class OperationsDashboard:
                 ],
                 unit="%",
                 label_heading="Site",
-                note="Utilisation: handled time over time on shift. SLA: turnaround clocks met.",
+                note=(
+                    "Utilisation: time with work in progress on shift over time on shift. "
+                    "SLA: turnaround clocks met."
+                ),
             ),
             Chart(
                 key="handle-time-by-site",
@@ -722,14 +881,20 @@ def operations_dashboard(
     sla_sites, qa_sites = _by_site(sla_figures.rows, qa_figures.rows, site_of)
     work = completed_work(begin, finish, engagement_id)
     by_site, by_agent = work.by_site(), work.by_agent()
+    handled = handled_by_agent_hour(begin, finish, engagement_id)
 
-    named = {agent_id for agent_id in by_agent if agent_id} | {
-        int(k) for k in (*sla_agents, *qa_agents) if k
-    }
+    named = (
+        {agent_id for agent_id in by_agent if agent_id}
+        | {int(k) for k in (*sla_agents, *qa_agents) if k}
+        | set(handled)
+    )
     agents = _agents(named)
     # Time on shift up to now: the rest of today has not been worked yet.
     calendars = _Calendars(agents)
     worked_until = max(begin, min(finish, now))
+    on_shift_handled = handled_on_shift(
+        agents, begin, worked_until, engagement_id, calendars=calendars, handled=handled
+    )
 
     nobody = AttainmentRow(met=0, breached=0)
     agent_rows = []
@@ -744,6 +909,7 @@ def operations_dashboard(
                 completed=count.completed,
                 handled_seconds=count.handled_seconds,
                 shift_seconds=calendars.seconds(agent, begin, worked_until),
+                handled_on_shift_seconds=on_shift_handled.get(agent.user_id, 0),
                 sla=sla_agents.get(key, nobody),
                 quality=qa_agents.get(key),
             )
@@ -767,6 +933,7 @@ def operations_dashboard(
                 completed=sum(r.completed for r in rows),
                 handled_seconds=sum(r.handled_seconds for r in rows),
                 shift_seconds=sum(r.shift_seconds for r in rows),
+                handled_on_shift_seconds=sum(r.handled_on_shift_seconds for r in rows),
                 sla=AttainmentRow(
                     key=key,
                     label=label,
@@ -783,6 +950,9 @@ def operations_dashboard(
     for site in sorted(sites.values(), key=lambda s: s.name):
         key = str(site.pk)
         count = by_site.get(site.pk, WorkCount())
+        staff = [
+            row for agent, row in zip(agents, agent_rows, strict=True) if agent.site_id == site.pk
+        ]
         site_rows.append(
             PerformanceRow(
                 key=key,
@@ -790,11 +960,8 @@ def operations_dashboard(
                 site=site.name,
                 completed=count.completed,
                 handled_seconds=count.handled_seconds,
-                shift_seconds=sum(
-                    row.shift_seconds
-                    for agent, row in zip(agents, agent_rows, strict=True)
-                    if agent.site_id == site.pk
-                ),
+                shift_seconds=sum(row.shift_seconds for row in staff),
+                handled_on_shift_seconds=sum(row.handled_on_shift_seconds for row in staff),
                 sla=sla_sites.get(key, nobody),
                 quality=qa_sites.get(key),
             )
@@ -811,6 +978,7 @@ def operations_dashboard(
                 completed=unsited.completed,
                 handled_seconds=unsited.handled_seconds,
                 shift_seconds=0,
+                handled_on_shift_seconds=0,
                 sla=sla_sites.get("", nobody),
                 quality=qa_sites.get(""),
             )
@@ -822,6 +990,7 @@ def operations_dashboard(
         completed=sum(r.completed for r in site_rows),
         handled_seconds=sum(r.handled_seconds for r in site_rows),
         shift_seconds=sum(r.shift_seconds for r in site_rows),
+        handled_on_shift_seconds=sum(r.handled_on_shift_seconds for r in site_rows),
         sla=sla_figures.total,
         quality=qa_figures.total,
     )

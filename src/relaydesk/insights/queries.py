@@ -17,17 +17,21 @@ the reports:
   full-time equivalent, the monthly rate for each dedicated agent (at least one), by day.
 
 Days are UTC days, ``end`` included. A client's people see their own client's figures.
+Volumes and turnaround are read from the daily roll-up (:mod:`relaydesk.insights.daily`),
+counted from the items themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from relaydesk.accounts.models import User
+from relaydesk.catalog.models import Service
 from relaydesk.clients.models import Engagement, PricingBasis
 from relaydesk.clients.queries import visible_engagements
 from relaydesk.core.lifecycle import State
@@ -36,6 +40,13 @@ from relaydesk.core.sla import ClockKind
 from relaydesk.errors import NotAllowed
 from relaydesk.figures import check_figures_request, utc_bounds
 from relaydesk.insights.charts import Chart, Series
+from relaydesk.insights.daily import (
+    BUCKET_FIELDS,
+    TURNAROUND_BUCKETS,
+    CountedWork,
+    WorkScope,
+    work_scope,
+)
 from relaydesk.insights.measures import UtcDate
 from relaydesk.insights.models import Objective
 from relaydesk.quality.queries import quality_figures
@@ -55,16 +66,6 @@ __all__ = [
     "mean_turnaround_hours",
 ]
 
-#: Turnaround buckets: (label, upper bound in hours; None: no bound).
-TURNAROUND_BUCKETS: tuple[tuple[str, int | None], ...] = (
-    ("Under 4 h", 4),
-    ("4–8 h", 8),
-    ("8–24 h", 24),
-    ("1–2 days", 48),
-    ("2–3 days", 72),
-    ("3–5 days", 120),
-    ("Over 5 days", None),
-)
 # A service or jurisdiction chart shows this many bars; the rest are summed as "Other".
 _MOST_BARS = 12
 _HOUR = Decimal(3600)
@@ -107,105 +108,79 @@ def dashboard_items(
     return items
 
 
-def daily_counts(
-    items: QuerySet[WorkItem], column: str, begin: dt.datetime, finish: dt.datetime
-) -> dict[dt.date, int]:
-    """How many of ``items`` have ``column`` on each UTC day from ``begin`` to ``finish``."""
-    rows = (
-        items.filter(**{f"{column}__gte": begin, f"{column}__lt": finish})
-        .annotate(day=UtcDate(column))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .values_list("day", "n")
-        .order_by()
-    )
-    return {day: n for day, n in rows}
+def daily_counts(work: CountedWork, field: str) -> dict[dt.date, int]:
+    """The ``received``, ``delivered`` or ``cancelled`` items on each UTC day of ``work``
+    (days without any left out)."""
+    counts = work.summed(("day",), (field,))
+    return {key[0]: int(figures[field]) for key, figures in counts.items() if figures[field]}  # type: ignore[misc]
 
 
 def _cancelled_undelivered(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
     return items.filter(state=State.CANCELLED.value, delivered_at__isnull=True)
 
 
-def backlog_series(items: QuerySet[WorkItem], start: dt.date, end: dt.date) -> list[int]:
-    """The backlog at the end of each UTC day from ``start`` to ``end``."""
-    begin, finish = utc_bounds(start, end)
+def backlog_series(work: CountedWork) -> list[int]:
+    """The backlog at the end of each UTC day of ``work``."""
+    begin, _ = utc_bounds(work.start, work.end)
+    items = work.scope.items()
+    # Open at ``begin``: received before it and delivered after it or not at all, less
+    # those cancelled before it. Counted from the period's side, so the work is the
+    # period's and the open items', never the whole history's.
     before = (
-        items.filter(created_at__lt=begin).count()
-        - items.filter(delivered_at__lt=begin).count()
+        items.filter(created_at__lt=begin)
+        .filter(Q(delivered_at__isnull=True) | Q(delivered_at__gte=begin))
+        .count()
         - _cancelled_undelivered(items).filter(closed_at__lt=begin).count()
     )
-    received = daily_counts(items, "created_at", begin, finish)
-    delivered = daily_counts(items, "delivered_at", begin, finish)
-    cancelled = daily_counts(_cancelled_undelivered(items), "closed_at", begin, finish)
+    moves = work.summed(("day",), ("received", "delivered", "cancelled"))
     series, level = [], before
-    for day in _days(start, end):
-        level += received.get(day, 0) - delivered.get(day, 0) - cancelled.get(day, 0)
+    for day in _days(work.start, work.end):
+        figures = moves.get((day,))
+        if figures:
+            level += int(figures["received"] - figures["delivered"] - figures["cancelled"])
         series.append(level)
     return series
 
 
-def _took() -> ExpressionWrapper:
-    return ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField())
-
-
-def mean_turnaround_hours(
-    items: QuerySet[WorkItem], begin: dt.datetime, finish: dt.datetime
-) -> tuple[Decimal | None, int]:
-    """The mean turnaround in hours (half up, one decimal) of the items delivered from
-    ``begin`` to ``finish``, and how many there were."""
-    figures = items.filter(delivered_at__gte=begin, delivered_at__lt=finish).aggregate(
-        total=Sum(_took()), n=Count("pk")
-    )
-    if not figures["n"]:
+def mean_turnaround_hours(work: CountedWork) -> tuple[Decimal | None, int]:
+    """The mean turnaround in hours (half up, one decimal) of the items delivered in
+    ``work``'s period, and how many there were."""
+    figures = work.summed((), ("delivered", "turnaround_seconds")).get(())
+    delivered = int(figures["delivered"]) if figures else 0
+    if not figures or not delivered:
         return None, 0
-    seconds = Decimal(figures["total"].total_seconds())
-    return _half_up(seconds / figures["n"] / _HOUR), figures["n"]
+    seconds = Decimal(str(round(figures["turnaround_seconds"], 3)))
+    return _half_up(seconds / delivered / _HOUR), delivered
 
 
-def turnaround_buckets(
-    items: QuerySet[WorkItem], begin: dt.datetime, finish: dt.datetime
-) -> list[int]:
+def turnaround_buckets(work: CountedWork) -> list[int]:
     """How many items delivered in the period took each of :data:`TURNAROUND_BUCKETS`."""
-    counts: dict[str, Count] = {}
-    lower: dt.timedelta | None = None
-    for index, (_, hours) in enumerate(TURNAROUND_BUCKETS):
-        upper = dt.timedelta(hours=hours) if hours is not None else None
-        condition = Q()
-        if lower is not None:
-            condition &= Q(took__gte=lower)
-        if upper is not None:
-            condition &= Q(took__lt=upper)
-        counts[f"b{index}"] = Count("pk", filter=condition)
-        lower = upper
-    figures = (
-        items.filter(delivered_at__gte=begin, delivered_at__lt=finish)
-        .annotate(took=_took())
-        .aggregate(**counts)
-    )
-    return [figures[f"b{index}"] for index in range(len(TURNAROUND_BUCKETS))]
+    figures = work.summed((), BUCKET_FIELDS).get(())
+    return [int(figures[name]) if figures else 0 for name in BUCKET_FIELDS]
 
 
-def received_and_delivered_by(
-    items: QuerySet[WorkItem], column: str, begin: dt.datetime, finish: dt.datetime
-) -> list[tuple[str, int, int]]:
-    """Items received and delivered in the period per value of ``column`` (most received
-    first); past :data:`_MOST_BARS` the rest are summed as "Other"."""
-
-    def per(time_column: str) -> dict[str, int]:
-        rows = (
-            items.filter(**{f"{time_column}__gte": begin, f"{time_column}__lt": finish})
-            .values(column)
-            .annotate(n=Count("pk"))
-            .values_list(column, "n")
-            .order_by()
+def received_and_delivered_by(work: CountedWork, dimension: str) -> list[tuple[str, int, int]]:
+    """Items received and delivered in the period per ``service`` or ``jurisdiction`` (most
+    received first); past :data:`_MOST_BARS` the rest are summed as "Other"."""
+    column = {"service": "service_id", "jurisdiction": "jurisdiction"}[dimension]
+    counts = work.summed((column,), ("received", "delivered"))
+    names: dict[object, str] = {}
+    if dimension == "service":
+        names = dict(
+            Service.objects.filter(pk__in=[k[0] for k in counts]).values_list("pk", "name")
         )
-        return {str(value or "").strip() or "Not given": n for value, n in rows}
-
-    received, delivered = per("created_at"), per("delivered_at")
-    names = sorted(
-        set(received) | set(delivered), key=lambda n: (-received.get(n, 0), n.casefold())
+    received: dict[str, int] = defaultdict(int)
+    delivered: dict[str, int] = defaultdict(int)
+    for (value,), figures in counts.items():
+        name = names.get(value, "") if dimension == "service" else str(value or "")
+        name = name.strip() or "Not given"
+        received[name] += int(figures["received"])
+        delivered[name] += int(figures["delivered"])
+    shown = sorted(
+        (n for n in set(received) | set(delivered) if received[n] or delivered[n]),
+        key=lambda n: (-received[n], n.casefold()),
     )
-    rows = [(name, received.get(name, 0), delivered.get(name, 0)) for name in names]
+    rows = [(name, received[name], delivered[name]) for name in shown]
     if len(rows) > _MOST_BARS:
         rest = rows[_MOST_BARS - 1 :]
         rows = [
@@ -215,30 +190,22 @@ def received_and_delivered_by(
     return rows
 
 
-def _delivered_by_engagement_day(
-    items: QuerySet[WorkItem], begin: dt.datetime, finish: dt.datetime
-) -> dict[tuple[int, dt.date], int]:
-    """Items delivered per engagement and UTC day of the period."""
-    rows = (
-        items.filter(delivered_at__gte=begin, delivered_at__lt=finish)
-        .annotate(day=UtcDate("delivered_at"))
-        .values("engagement_id", "day")
-        .annotate(n=Count("pk"))
-        .values_list("engagement_id", "day", "n")
-        .order_by()
-    )
-    return {(engagement, day): n for engagement, day, n in rows}
-
-
 def _worked_by_engagement_day(
-    items: QuerySet[WorkItem], begin: dt.datetime, finish: dt.datetime
+    scope: WorkScope,
+    engagement_ids: list[int],
+    begin: dt.datetime,
+    finish: dt.datetime,
 ) -> dict[tuple[int, dt.date], int]:
-    """Seconds worked on ``items`` completed on each UTC day, per engagement."""
-    from relaydesk.insights.measure_models import ItemMeasure
-
+    """Seconds worked on the scope's items of ``engagement_ids`` completed on each UTC day,
+    per engagement."""
+    # Read off the roll-up alone: one index holds engagement, completion time and worked
+    # time, so a year of an engagement's work is read without touching the items.
     rows = (
-        ItemMeasure.objects.filter(
-            item__in=items.values("pk"), completed_at__gte=begin, completed_at__lt=finish
+        scope.measures()
+        .filter(
+            engagement_id__in=engagement_ids,
+            completed_at__gte=begin,
+            completed_at__lt=finish,
         )
         .annotate(day=UtcDate("completed_at"))
         .values("engagement_id", "day")
@@ -262,28 +229,24 @@ class Cost:
         return _half_up(sum(self.per_day, Decimal(0)), "0.01")
 
 
-def cost_by_day(
-    items: QuerySet[WorkItem],
-    engagements: QuerySet[Engagement],
-    start: dt.date,
-    end: dt.date,
-) -> list[Cost]:
+def cost_by_day(work: CountedWork, engagements: QuerySet[Engagement]) -> list[Cost]:
     """The cost of the work per UTC day, one :class:`Cost` per currency (see the module).
 
-    Three queries whatever the number of engagements: items delivered and hours worked
-    per engagement and day, and each engagement's dedicated agents.
+    A few queries whatever the number of engagements: items delivered (from the daily
+    roll-up) and hours worked per engagement and day, and each engagement's dedicated
+    agents.
     """
-    begin, finish = utc_bounds(start, end)
-    days = _days(start, end)
+    begin, finish = utc_bounds(work.start, work.end)
+    days = _days(work.start, work.end)
     position = {day: n for n, day in enumerate(days)}
     priced = list(engagements.annotate(staff=Count("dedicated_agents")).order_by("pk"))
     bases = {e.pricing_basis for e in priced}
-    delivered = (
-        _delivered_by_engagement_day(items, begin, finish) if PricingBasis.PER_ITEM in bases else {}
-    )
-    worked = (
-        _worked_by_engagement_day(items, begin, finish) if PricingBasis.PER_HOUR in bases else {}
-    )
+    delivered: dict[tuple[int, dt.date], int] = {}
+    if PricingBasis.PER_ITEM in bases:
+        per = work.summed(("engagement_id", "day"), ("delivered",))
+        delivered = {key: int(f["delivered"]) for key, f in per.items()}  # type: ignore[misc]
+    hourly = [e.pk for e in priced if e.pricing_basis == PricingBasis.PER_HOUR]
+    worked = _worked_by_engagement_day(work.scope, hourly, begin, finish) if hourly else {}
     rates = {e.pk: e for e in priced}
     totals: dict[str, list[Decimal]] = {
         currency: [Decimal(0)] * len(days) for currency in {e.currency for e in priced}
@@ -349,18 +312,18 @@ def client_dashboard(
     check_figures_request(
         actor, start=start, end=end, group_by="service", engagement_id=engagement_id
     )
-    items = dashboard_items(actor, engagement_id=engagement_id, service_id=service_id)
-    begin, finish = utc_bounds(start, end)
+    scope = work_scope(actor, engagement_id=engagement_id, service_id=service_id)
+    work = CountedWork(scope, start, end)
     days = _days(start, end)
     labels = [_day_label(d) for d in days]
-    received = daily_counts(items, "created_at", begin, finish)
-    delivered = daily_counts(items, "delivered_at", begin, finish)
-    backlog = backlog_series(items, start, end)
-    mean_hours, _ = mean_turnaround_hours(items, begin, finish)
+    received = daily_counts(work, "received")
+    delivered = daily_counts(work, "delivered")
+    backlog = backlog_series(work)
+    mean_hours, _ = mean_turnaround_hours(work)
     engagements = visible_engagements(actor)
     if engagement_id is not None:
         engagements = engagements.filter(pk=engagement_id)
-    costs = cost_by_day(items, engagements.order_by("pk"), start, end)
+    costs = cost_by_day(work, engagements.order_by("pk"))
     sla = attainment_figures(
         actor,
         kind=ClockKind.TURNAROUND,
@@ -378,8 +341,8 @@ def client_dashboard(
         engagement_id=engagement_id,
         service_id=service_id,
     )
-    services = received_and_delivered_by(items, "service__name", begin, finish)
-    places = received_and_delivered_by(items, "jurisdiction", begin, finish)
+    services = received_and_delivered_by(work, "service")
+    places = received_and_delivered_by(work, "jurisdiction")
     charts = [
         Chart(
             key="volume",
@@ -427,7 +390,7 @@ def client_dashboard(
             title="Turnaround of delivered items",
             kind="bar",
             labels=[label for label, _ in TURNAROUND_BUCKETS],
-            series=[Series("Items", turnaround_buckets(items, begin, finish))],
+            series=[Series("Items", turnaround_buckets(work))],
             label_heading="Receipt to delivery",
         ),
         Chart(
@@ -467,7 +430,7 @@ def client_dashboard(
         received=sum(received.values()),
         delivered=sum(delivered.values()),
         backlog=backlog[-1] if backlog else 0,
-        in_rework=items.filter(state=State.REWORK.value).count(),
+        in_rework=scope.items().filter(state=State.REWORK.value).count(),
         attainment=sla.total.percent,
         quality_score=quality.total.mean_score,
         mean_turnaround=mean_hours,

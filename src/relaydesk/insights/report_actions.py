@@ -28,7 +28,7 @@ from relaydesk.audit.actions import record
 from relaydesk.clients.models import Engagement
 from relaydesk.clients.queries import visible_engagements
 from relaydesk.core.permissions import Permission, can
-from relaydesk.errors import Conflict, Invalid, NotAllowed, NotFound
+from relaydesk.errors import Conflict, Gone, Invalid, NotAllowed, NotFound
 from relaydesk.figures import EARLIEST, LATEST, MOST_DAYS
 from relaydesk.insights.report_models import (
     Frequency,
@@ -329,7 +329,7 @@ def do_set_report_commentary(
     """Write or change the lead's commentary of a kept report, sent or not.
 
     The PDF is drawn again from the figures the report kept, never today's, so only the
-    commentary changes.
+    commentary changes. A report deleted under retention is :class:`Gone`.
     """
     _check(
         actor,
@@ -341,6 +341,11 @@ def do_set_report_commentary(
     commentary = _clean_commentary(commentary)
     with transaction.atomic():
         locked = Report.objects.select_for_update().get(pk=found.pk)
+        if locked.purged_at is not None:
+            raise Gone(
+                "This report was deleted under the engagement's retention policy; its "
+                "commentary cannot be written again."
+            )
         if locked.commentary == commentary:
             raise Conflict("The report already has this commentary.")
         pdf = _draw(locked.summary, commentary)
@@ -765,6 +770,7 @@ def do_run_due_reports(*, at: dt.datetime | None = None) -> ReportRun:
         Report.objects.filter(
             schedule__isnull=False,
             sent_at__isnull=True,
+            purged_at__isnull=True,
             send_attempts__lt=MAX_SEND_ATTEMPTS,
             created_at__gt=at - _RETRY_WITHIN,
             created_at__lte=at,

@@ -124,6 +124,10 @@ class Report(models.Model):
     today's figures, when the commentary changes. A scheduled report is made at most once
     per schedule and period; ``sent_at`` says when it was e-mailed and ``recipients`` to
     whom.
+
+    Past the engagement's ``document_retention_days`` (counted from ``created_at``) the
+    retention purge deletes the PDF's file and the commentary; the row stays as a
+    tombstone with ``purged_at`` set, its period, figures, size and SHA-256.
     """
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
@@ -172,6 +176,11 @@ class Report(models.Model):
     recipients = models.JSONField(
         default=list, blank=True, help_text="The addresses it was e-mailed to."
     )
+    purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the PDF and commentary were deleted under the engagement's retention.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -190,6 +199,22 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engagement} {self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d}"
+
+    @property
+    def is_purged(self) -> bool:
+        """The PDF and commentary were deleted under the engagement's retention."""
+        return self.purged_at is not None
+
+    @property
+    def status(self) -> str:
+        """Where the report stands, as a word: ``purged`` (deleted under retention),
+        ``sent`` (a scheduled report e-mailed), ``not_sent`` (a scheduled report not
+        e-mailed yet, or given up), ``ready`` (made on demand)."""
+        if self.purged_at is not None:
+            return "purged"
+        if self.kind == ReportKind.SCHEDULED:
+            return "sent" if self.sent_at is not None else "not_sent"
+        return "ready"
 
     @property
     def is_sent(self) -> bool:

@@ -8,145 +8,41 @@ Pages that name a report or schedule load it through the viewer's visibility and
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from typing import cast
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Engagement
-from relaydesk.clients.queries import visible_engagements
 from relaydesk.core.permissions import Permission, can, roles_with
 from relaydesk.errors import ActionRefused
 from relaydesk.insights import report_actions as actions
-from relaydesk.insights.report_models import Frequency, Report, ReportSchedule
-from relaydesk.insights.reports import (
-    eligible_recipients,
-    item_rows,
-    items_csv,
-    items_xlsx,
-    period_items,
-    report_context,
-    visible_reports,
-    visible_schedules,
+from relaydesk.insights import report_downloads as downloads
+from relaydesk.insights.forms import (
+    CommentaryForm,
+    EditScheduleForm,
+    EngagementChooser,
+    NewScheduleForm,
+    ReportForm,
 )
+from relaydesk.insights.report_models import Report, ReportSchedule
+from relaydesk.insights.reports import report_context, visible_reports, visible_schedules
 from relaydesk.permissions import roles_required
 from relaydesk.quality.views import record_refusal
-from relaydesk.vault.actions import CannotDecrypt
 from relaydesk.web import client_ip
 
 _PER_PAGE = 25
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
-
-
-# -- forms ---------------------------------------------------------------------------------
-
-
-def _engagements(actor: User) -> Any:
-    return visible_engagements(actor).order_by("client__name", "name")
-
-
-class _EngagementChoice(forms.ModelChoiceField):
-    """Engagements named with their client for the provider, alone for a client."""
-
-    def __init__(self, actor: User, **kwargs: Any) -> None:
-        super().__init__(queryset=_engagements(actor), empty_label=None, **kwargs)
-        self.with_client = not actor.is_client_user
-
-    def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.client.name} · {obj.name}" if self.with_client else str(obj.name)
-
-
-class ReportForm(forms.Form):
-    """Make a report now: engagement, period and (for the provider) commentary."""
-
-    start = forms.DateField(label="From", widget=forms.DateInput({"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput({"type": "date"}))
-    commentary = forms.CharField(
-        required=False,
-        max_length=actions.MAX_COMMENTARY,
-        widget=forms.Textarea({"rows": 4}),
-        help_text="Printed in the report; you can change it later.",
-    )
-
-    def __init__(self, actor: User, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields = {"engagement": _EngagementChoice(actor), **self.fields}
-        if not can(actor.role_enum, Permission.WRITE_REPORT_COMMENTARY):
-            del self.fields["commentary"]
-        if not self.is_bound:
-            today = timezone.now().astimezone(dt.UTC).date()
-            last = today.replace(day=1) - dt.timedelta(days=1)
-            self.initial.update({"start": last.replace(day=1), "end": last})
-
-    def clean(self) -> dict[str, Any]:
-        """Refuse a reversed period at once, next to the fields."""
-        data = super().clean() or {}
-        start, end = data.get("start"), data.get("end")
-        if start and end and end < start:
-            self.add_error(
-                "end", "The period ends before it starts: the last day comes after the first."
-            )
-        return data
-
-
-class CommentaryForm(forms.Form):
-    """The lead's commentary of a report, or of a schedule's next report."""
-
-    commentary = forms.CharField(
-        required=False, max_length=actions.MAX_COMMENTARY, widget=forms.Textarea({"rows": 6})
-    )
-
-
-class _PeopleChoice(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        side = obj.client.name if obj.client_id else "Provider"
-        return f"{obj.full_name or obj.email} ({side}, {obj.email})"
-
-
-class ScheduleForm(forms.Form):
-    """Whom a schedule sends to and what it attaches (its engagement and frequency are
-    chosen when it is made)."""
-
-    recipients = _PeopleChoice(
-        queryset=User.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        label="Send to",
-        required=False,
-    )
-    attach_xlsx = forms.BooleanField(required=False, label="Attach the items as XLSX")
-    attach_csv = forms.BooleanField(required=False, label="Attach the items as CSV")
-
-    def __init__(self, actor: User, engagement: Engagement, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        people = eligible_recipients(actor, engagement).select_related("client")
-        self.fields["recipients"].queryset = people  # type: ignore[attr-defined]
-
-
-class NewScheduleForm(ScheduleForm):
-    """A new schedule: its frequency on top of :class:`ScheduleForm`."""
-
-    frequency = forms.ChoiceField(choices=Frequency.choices, initial=Frequency.WEEKLY)
-
-
-class EditScheduleForm(ScheduleForm):
-    """A schedule's recipients, attachments, and whether it sends."""
-
-    active = forms.BooleanField(required=False, label="Send this report")
 
 
 # -- the list and making a report ----------------------------------------------------------
@@ -221,7 +117,10 @@ def _detail_page(
     request: HttpRequest, report: Report, form: CommentaryForm | None = None, *, status: int = 200
 ) -> HttpResponse:
     user = _user(request)
-    may_comment = can(user.role_enum, Permission.WRITE_REPORT_COMMENTARY)
+    # A report deleted under retention takes no commentary: it would print a PDF again.
+    may_comment = (
+        can(user.role_enum, Permission.WRITE_REPORT_COMMENTARY) and report.purged_at is None
+    )
     if may_comment and form is None:
         form = CommentaryForm(initial={"commentary": report.commentary})
     context = report_context(report.summary, commentary=report.commentary)
@@ -268,56 +167,37 @@ def report_commentary(request: HttpRequest, report_id: int) -> HttpResponse:
     return _detail_page(request, report, form, status=400)
 
 
-def _download(content: bytes | str, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+def _serve(request: HttpRequest, report_id: int, make: downloads.Maker) -> HttpResponse:
+    """A report's download; one refused (deleted under retention, or failing to decrypt)
+    says why on an error page with its status (410, 409)."""
+    report = _report(request, report_id)
+    try:
+        response = make(_user(request), report, client_ip(request))
+    except ActionRefused as refusal:
+        return render(request, "403.html", {"reason": refusal.message}, status=refusal.status)
+    # The page guards are typed for HttpResponse; a streamed file goes out the same way.
+    return cast(HttpResponse, response)
 
 
 @login_required
 @require_GET
 def report_pdf(request: HttpRequest, report_id: int) -> HttpResponse:
     """The report's PDF, decrypted and checked whole before it is sent (audited)."""
-    report = _report(request, report_id)
-    user = _user(request)
-    try:
-        pdf = actions.pdf_of(report)
-    except CannotDecrypt as refusal:
-        actions.do_record_report_decrypt_failure(
-            user, report, refusal.reason, source_ip=client_ip(request)
-        )
-        return render(request, "403.html", {"reason": refusal.message}, status=409)
-    actions.do_record_report_download(user, report, "pdf", source_ip=client_ip(request))
-    return _download(pdf, f"{report.file_stem()}.pdf", "application/pdf")
-
-
-def _rows(request: HttpRequest, report: Report) -> list[tuple[Any, ...]]:
-    items = period_items(
-        _user(request), report.engagement_id, report.period_start, report.period_end
-    )
-    return item_rows(items)
+    return _serve(request, report_id, downloads.pdf_response)
 
 
 @login_required
 @require_GET
 def report_csv(request: HttpRequest, report_id: int) -> HttpResponse:
-    """The period's items as CSV, as they stand now (audited)."""
-    report = _report(request, report_id)
-    content = items_csv(_rows(request, report))
-    actions.do_record_report_download(_user(request), report, "csv", source_ip=client_ip(request))
-    return _download(content, f"{report.file_stem()}-items.csv", "text/csv; charset=utf-8")
+    """The period's items as CSV, as they stand now, streamed (audited)."""
+    return _serve(request, report_id, downloads.csv_response)
 
 
 @login_required
 @require_GET
 def report_xlsx(request: HttpRequest, report_id: int) -> HttpResponse:
     """The period's items as an XLSX workbook, as they stand now (audited)."""
-    report = _report(request, report_id)
-    content = items_xlsx(_rows(request, report), title=report.engagement.name)
-    actions.do_record_report_download(_user(request), report, "xlsx", source_ip=client_ip(request))
-    return _download(content, f"{report.file_stem()}-items.xlsx", _XLSX)
+    return _serve(request, report_id, downloads.xlsx_response)
 
 
 # -- schedules -----------------------------------------------------------------------------
@@ -328,8 +208,7 @@ def report_xlsx(request: HttpRequest, report_id: int) -> HttpResponse:
 def schedule_new(request: HttpRequest) -> HttpResponse:
     """Schedule an engagement's report: first the engagement, then whom it goes to."""
     user = _user(request)
-    chooser = forms.Form(request.GET or None)
-    chooser.fields["engagement"] = _EngagementChoice(user)
+    chooser = EngagementChooser(user, request.GET or None)
     engagement: Engagement | None = None
     if chooser.is_bound and chooser.is_valid():
         engagement = chooser.cleaned_data["engagement"]

@@ -43,6 +43,7 @@ from relaydesk.mailintake.parsing import (
     MailRefused,
     ParsedMail,
     clean_subject,
+    client_reference,
     dedupe_key,
     headline,
     message_id_hash,
@@ -51,17 +52,10 @@ from relaydesk.mailintake.parsing import (
     strip_quoted_reply,
 )
 from relaydesk.mailintake.queries import intake_address_for, item_replied_to, visible_quarantine
+from relaydesk.mailintake.sealing import open_raw, seal_raw
 from relaydesk.tenancy import rowsecurity
-from relaydesk.vault.actions import current_data_key
-from relaydesk.vault.crypto import (
-    DecryptionError,
-    data_key_aad,
-    decrypt_stream,
-    encrypt_stream,
-    unwrap_key,
-)
-from relaydesk.vault.keys import KeyUnavailable, load_master_key
-from relaydesk.vault.models import ClientDataKey
+from relaydesk.vault.crypto import DecryptionError
+from relaydesk.vault.keys import KeyUnavailable
 from relaydesk.vault.sniff import ContentRefused, check_content
 from relaydesk.work.actions import NewWorkItem, do_add_attachment, do_add_comment
 from relaydesk.work.actions import do_submit_work_item as submit_item
@@ -338,6 +332,10 @@ def _files(plan: _Plan) -> tuple[list[UploadedFile], list[str]]:
 
 def _title(mail: ParsedMail) -> str:
     title = clean_subject(mail.subject)
+    reference = client_reference(mail.subject)
+    if reference:
+        # The client's reference leading the subject is the item's reference, not its title.
+        title = re.sub(rf"^\[\s*{re.escape(reference)}\s*\]\s*", "", title) or title
     if title:
         return title
     first_line = next((line.strip() for line in mail.text.split("\n") if line.strip()), "")
@@ -418,6 +416,7 @@ def _file(
                             title=_title(mail),
                             description=body,
                             jurisdiction=intake.jurisdiction,
+                            external_ref=client_reference(mail.subject),
                         ),
                         files=files,
                         at=at,
@@ -510,29 +509,20 @@ def _record_quarantine(quarantined: QuarantinedMessage, at: dt.datetime) -> None
     )
 
 
-def _raw_aad(client_id: int, encryption_id: uuid.UUID, version: int) -> bytes:
-    """Associated data binding a quarantined message to its client, row and key version."""
-    return (
-        f"relaydesk/quarantined-mail/v1|client={client_id}|message={encryption_id}|key={version}"
-    ).encode()
-
-
 def _store_raw(quarantined: QuarantinedMessage, raw: bytes, at: dt.datetime) -> None:
-    """Keep the raw message: encrypted with the client's data key when the client is known,
-    as it came otherwise (the file is readable by its owner only)."""
+    """Keep the raw message encrypted, bound to this record: with the client's data key when
+    the client is known, with the provider's quarantine key otherwise (the file is readable
+    by its owner only)."""
     quarantined.size = len(raw)
     quarantined.sha256 = hashlib.sha256(raw).hexdigest()
-    content = raw
-    quarantined.encryption_id = quarantined.key_version = None
-    if quarantined.client_id is not None:
-        encryption_id = uuid.uuid4()
-        version, key = current_data_key(quarantined.client_id, at=at)
-        aad = _raw_aad(quarantined.client_id, encryption_id, version)
-        content = b"".join(encrypt_stream(key, [raw], aad))
-        quarantined.encryption_id, quarantined.key_version = encryption_id, version
+    encryption_id = uuid.uuid4()
+    sealed = seal_raw(raw, client_id=quarantined.client_id, encryption_id=encryption_id, at=at)
+    quarantined.encryption_id = encryption_id
+    quarantined.key_version = sealed.key_version
+    quarantined.provider_key = sealed.provider_key
     folder = quarantined.client_id or "unassigned"
     quarantined.raw.save(
-        f"quarantine/{folder}/{uuid.uuid4().hex}", ContentFile(content), save=False
+        f"quarantine/{folder}/{uuid.uuid4().hex}", ContentFile(sealed.content), save=False
     )
 
 
@@ -542,18 +532,22 @@ def raw_message(quarantined: QuarantinedMessage) -> bytes:
         raise Conflict("The raw message is no longer kept.")
     try:
         with quarantined.raw.open("rb") as stored:
-            if quarantined.encryption_id is None:
+            if quarantined.encryption_id is None or quarantined.key_version is None:
+                # Kept as it came by an earlier version. Migration mailintake 0002 encrypted
+                # every such message, so this is only one whose file it could not read then;
+                # a retry that holds it again stores it encrypted.
                 return bytes(stored.read())
-            client_id, version = quarantined.client_id, quarantined.key_version
-            assert client_id is not None and version is not None
-            row = ClientDataKey.objects.filter(client_id=client_id, version=version).first()
-            master = load_master_key(create=False)
-            if row is None or row.master_key_id != master.id:
-                raise Conflict("The key that encrypted this message is not available.")
-            key = unwrap_key(master.key, bytes(row.wrapped_key), data_key_aad(client_id, version))
-            aad = _raw_aad(client_id, quarantined.encryption_id, version)
-            return b"".join(decrypt_stream(key, stored, aad))
-    except (OSError, KeyUnavailable, DecryptionError) as problem:
+            return open_raw(
+                stored,
+                client_id=quarantined.client_id,
+                encryption_id=quarantined.encryption_id,
+                key_version=quarantined.key_version,
+                provider_key=quarantined.provider_key,
+            )
+    except KeyUnavailable as problem:
+        logger.warning("Quarantined message %s cannot be read: %s", quarantined.pk, problem)
+        raise Conflict("The key that encrypted this message is not available.") from None
+    except (OSError, DecryptionError) as problem:
         logger.warning("Quarantined message %s cannot be read: %s", quarantined.pk, problem)
         raise Conflict("The raw message cannot be read; it may have been tampered with.") from None
 
@@ -628,12 +622,12 @@ def do_retry_quarantined(
 
 
 def _hold_again(locked: QuarantinedMessage, raw: bytes, held: _Hold, at: dt.datetime) -> None:
-    """Keep a message held after a retry with its new reason (encrypting it now if its
-    client has become known)."""
+    """Keep a message held after a retry with its new reason (encrypted anew with its
+    client's key if its client has become known, or with the provider's if it is no longer)."""
     client_id = held.intake.client_id if held.intake is not None else None
     locked.reason_code, locked.reason = held.code, held.reason[:500]
     locked.intake_address = held.intake
-    if client_id != locked.client_id:
+    if client_id != locked.client_id or locked.encryption_id is None:
         _delete_raw_after_commit(locked)
         locked.client_id = client_id
         _store_raw(locked, raw, at)

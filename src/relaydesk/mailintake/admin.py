@@ -158,9 +158,15 @@ class QuarantinedMessageAdmin(admin.ModelAdmin):
     ]
     fields = tuple(readonly_fields)
 
-    @admin.display(boolean=True, description="Kept encrypted")
-    def encrypted(self, obj: QuarantinedMessage) -> bool:
-        return obj.encryption_id is not None
+    @admin.display(description="Kept encrypted")
+    def encrypted(self, obj: QuarantinedMessage) -> str:
+        if not obj.raw:
+            return "Deleted"
+        if obj.encryption_id is None:
+            return "No (kept as it came)"
+        if obj.provider_key:
+            return f"With the provider's quarantine key v{obj.key_version} (no client known)"
+        return f"With {obj.client}'s data key v{obj.key_version}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

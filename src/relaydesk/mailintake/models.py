@@ -184,15 +184,45 @@ def quarantine_storage() -> FileSystemStorage:
     return FileSystemStorage(file_permissions_mode=0o600, directory_permissions_mode=0o700)
 
 
+class QuarantineDataKey(models.Model):
+    """The provider's data key for quarantined mail whose client is not known, wrapped by
+    the master key.
+
+    A message addressed to no intake address (or one whose recipients cannot be
+    read) belongs to no client yet, so no client's data key can encrypt it; this
+    key does. Like a client's data key it is never stored in the clear:
+    ``wrapped_key`` is its AES-GCM encryption under the master key named by
+    ``master_key_id``, with associated data naming its purpose and version, and
+    ``relaydesk keys rotate`` re-wraps it with the client keys (``rewrapped_at``).
+    """
+
+    version = models.PositiveIntegerField(unique=True, default=1)
+    wrapped_key = models.BinaryField(max_length=128)
+    master_key_id = models.CharField(
+        max_length=32, help_text="The id of the master key that wraps this key (not the key)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version"]
+
+    def __str__(self) -> str:
+        return f"quarantine data key v{self.version} ({self.master_key_id})"
+
+
 class QuarantinedMessage(models.Model):
     """A message that was not filed, kept with the reason until someone retries or discards it.
 
-    The raw message is kept in ``raw`` (under MEDIA_ROOT/quarantine/, mode 0600):
-    encrypted with the client's data key when the client is known
-    (``encryption_id`` and ``key_version`` set), as it came otherwise (a message
-    addressed to no intake address belongs to no client yet). Sender, recipients
-    and subject are kept in the clear so the quarantine can be listed. Retrying
-    or discarding deletes the raw message; the row stays as a record.
+    The raw message is kept in ``raw`` (under MEDIA_ROOT/quarantine/, mode 0600),
+    always encrypted: with the client's data key when the client is known, with
+    the provider's :class:`QuarantineDataKey` otherwise (``provider_key``; a
+    message addressed to no intake address belongs to no client yet).
+    ``encryption_id`` is bound into the ciphertext, so a file copied to another
+    row does not decrypt there; ``key_version`` names the key's version. Sender,
+    recipients and subject are kept in the clear so the quarantine can be
+    listed. Retrying or discarding deletes the raw message; the row stays as a
+    record.
     """
 
     client = models.ForeignKey(
@@ -220,9 +250,14 @@ class QuarantinedMessage(models.Model):
         blank=True,
         unique=True,
         editable=False,
-        help_text="Random id bound into the ciphertext; empty when kept unencrypted.",
+        help_text="Random id bound into the ciphertext of the raw message.",
     )
     key_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    provider_key = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Encrypted with the provider's quarantine key: no client was known.",
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

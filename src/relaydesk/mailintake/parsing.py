@@ -35,6 +35,7 @@ __all__ = [
     "MailRefused",
     "ParsedMail",
     "clean_subject",
+    "client_reference",
     "dedupe_key",
     "headline",
     "html_to_text",
@@ -62,6 +63,8 @@ _FATAL_DEFECTS: dict[type[MessageDefect], str] = {
 _ID = re.compile(r"<([^<>\s]{1,500})>")
 _REFERENCE = re.compile(r"\bRD-(\d{1,12})\b", re.IGNORECASE)
 _BRACKETED_REFERENCE = re.compile(r"\[RD-(\d{1,12})\]", re.IGNORECASE)
+# A client's own reference in brackets in a subject: "[MAT-2291]", "[HC-26-4471]", "[#4471]".
+_CLIENT_REFERENCE = re.compile(r"\[\s*([A-Za-z0-9#][A-Za-z0-9#._/:-]{0,99})\s*\]")
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|fw|fwd|aw|sv|wg|antw|tr|rv|vs)(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
@@ -391,6 +394,21 @@ def clean_subject(subject: str) -> str:
     if len(text) > TITLE_LIMIT:
         text = text[: TITLE_LIMIT - 1].rstrip() + "…"
     return text
+
+
+def client_reference(subject: str) -> str:
+    """The client's own reference a subject carries in brackets (``MAT-2291`` from
+    "[MAT-2291] Demand letter"), or ''. It holds a digit, a letter or ``#``, and no
+    space, so tags such as "[External]", "[1/3]" or "[2 of 3]" are not taken for one;
+    ``RD-123`` is ours, not theirs."""
+    for candidate in _CLIENT_REFERENCE.findall(_one_line(subject)):
+        if (
+            any(c.isdigit() for c in candidate)
+            and any(c.isalpha() or c == "#" for c in candidate)
+            and not _REFERENCE.fullmatch(candidate)
+        ):
+            return candidate
+    return ""
 
 
 def referenced_items(subject: str, text: str) -> list[int]:

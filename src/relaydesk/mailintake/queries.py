@@ -76,3 +76,9 @@ def visible_intake_addresses(actor: User) -> QuerySet[IntakeAddress]:
     if can(actor.role_enum, Permission.VIEW_ALL_ENGAGEMENTS):
         return addresses
     return addresses.none()
+
+
+def active_intake_addresses(actor: User) -> QuerySet[IntakeAddress]:
+    """The switched-on intake addresses ``actor`` may see: where their client's people send
+    work by e-mail (a switched-off address only quarantines its mail)."""
+    return visible_intake_addresses(actor).filter(active=True).order_by("engagement__name", "pk")

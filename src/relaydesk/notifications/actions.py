@@ -6,16 +6,24 @@ record of its own, and nor does reading a notification: neither changes any
 work, and the audit trail stays the record of what was done. Changing one's
 notification settings is recorded.
 
-E-mails leave after the commit, outside any transaction. A failure is logged
+An e-mail sent right away leaves the request: once the notification commits, a
+background task (``relaydesk.notifications.tasks.send_notification_email``) is
+enqueued to send it, so a slow or refusing mail server never holds up nor
+fails the change that caused it. How it went is kept on the notification
+(``email_status``, ``email_attempts``, ``email_error``); a failure is logged
 (the notification's number and the kind of error, never an address, a server's
-answer or a credential) and the sweep (:func:`do_send_digests`) tries again.
+answer or a credential) and the sweep (:func:`do_send_digests`) tries again, a
+few times, further apart each time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -29,6 +37,8 @@ from relaydesk.errors import Invalid, NotAllowed, NotFound
 from relaydesk.notifications.kinds import DIGEST_HOUR, Email, Kind, kinds_for
 from relaydesk.notifications.mail import digest_message, notification_message, zone_of
 from relaydesk.notifications.models import (
+    EMAIL_OWED,
+    EmailStatus,
     Notification,
     NotificationDigest,
     NotificationPreference,
@@ -45,27 +55,41 @@ from relaydesk.work.models import WorkItem
 __all__ = [
     "DIGEST_LATEST",
     "MAX_EMAIL_ATTEMPTS",
+    "RETRY_AFTER",
     "DigestRun",
     "Note",
     "do_mark_all_read",
     "do_mark_read",
     "do_notify",
     "do_send_digests",
+    "do_send_notification_email",
     "do_set_preferences",
-    "send_right_away",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: How often an e-mail that failed is tried again before it is given up (it stays in the list).
+#: How many tries an e-mail sent right away gets before it is given up (it stays in the list).
 MAX_EMAIL_ATTEMPTS = 5
+#: How long after its n-th failed try the sweep tries an e-mail again: a mail server that
+#: is down for a while does not use up every try in a few minutes.
+RETRY_AFTER = (
+    dt.timedelta(minutes=2),
+    dt.timedelta(minutes=10),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+)
 #: How late after the digest hour a digest still goes out; later, the next day's covers it.
 DIGEST_LATEST = dt.timedelta(hours=4)
-# What a failed immediate e-mail is retried within; older ones stay in the list only.
+# What an immediate e-mail is sent within; one still owed a day later is given up.
 _RETRY_WITHIN = dt.timedelta(days=1)
-# An immediate e-mail never tried this long after it was written (its process stopped
-# before the commit's follow-up ran) is sent by the sweep.
+# An immediate e-mail still waiting this long after it was written (its task was lost, or
+# no worker runs) is sent by the sweep.
 _NEVER_TRIED_AFTER = dt.timedelta(minutes=2)
+# The most e-mails one sweep sends again; the next sweep goes on.
+_SWEEP_LIMIT = 500
+# A try still "sending" this long after it began was cut off (its process stopped): the
+# SMTP connection gives up after 10 seconds, so it counts as a failed try.
+_CUT_OFF_AFTER = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +110,9 @@ def do_notify(
     A recipient is skipped when they are inactive, when their role is not
     offered ``kind``, when they turned it off both in Relaydesk and by e-mail,
     and always when they are a client's person and the item is another
-    client's. The rows are written in one transaction; those to be e-mailed
-    right away are sent once it commits. Returns the rows written.
+    client's. The rows are written in one transaction; for those to be
+    e-mailed right away a background task is enqueued once the outermost
+    transaction commits (none if it rolls back). Returns the rows written.
     """
     at = at or timezone.now()
     wanted: dict[int, Note] = {}
@@ -118,6 +143,7 @@ def do_notify(
                 created_at=at,
                 in_app=in_app,
                 email=email.value,
+                email_status=EmailStatus.PENDING if email is Email.NOW else EmailStatus.NONE,
             )
         )
     if not rows:
@@ -126,53 +152,127 @@ def do_notify(
         created = Notification.objects.bulk_create(rows)
         now_ids = [row.pk for row in created if row.email == Email.NOW.value]
         if now_ids:
-            rowsecurity.on_commit_in_scope(lambda: send_right_away(now_ids))
+            # Rolled back, nothing is enqueued: nobody hears of a change that did not happen.
+            transaction.on_commit(lambda: _enqueue(now_ids))
     return created
 
 
-def send_right_away(notification_ids: Iterable[int]) -> int:
-    """E-mail each of these notifications still owed right away; how many were sent.
+def _enqueue(notification_ids: Sequence[int]) -> None:
+    """Enqueue the e-mail task of each notification; a failure is logged (the sweep sends it)."""
+    from relaydesk.notifications.tasks import send_notification_email
 
-    Runs after the commit that wrote them. Each is claimed (``emailed_at`` set)
-    before it is sent, so a sweep running at the same time never sends it twice;
-    a failure gives the claim back and counts the attempt.
+    for notification_id in notification_ids:
+        try:
+            send_notification_email.enqueue(notification_id)
+        except Exception as error:
+            logger.warning(
+                "E-mail of notification %s could not be enqueued (%s); the sweep sends it",
+                notification_id,
+                type(error).__name__,
+            )
+
+
+_SENT, _SKIPPED, _FAILED, _NOT_DUE = "sent", "skipped", "failed", "not_due"
+
+
+def do_send_notification_email(notification_id: int, *, at: dt.datetime | None = None) -> str:
+    """Send the e-mail of one notification written to be e-mailed right away, if still owed.
+
+    The background task's body; runs as the system. Answers what became of it:
+    ``sent``, ``failed`` (tried again by the sweep), ``skipped`` (read
+    meanwhile, or about an item its reader can no longer open, or the reader
+    left) or ``not_due`` (already sent, given up, being sent by another
+    process, or not one to send right away).
     """
-    owed = Notification.objects.filter(
-        pk__in=list(notification_ids), email=Email.NOW.value, emailed_at__isnull=True
-    ).select_related("recipient", "item")
-    return sum(_send_one(notification) == _SENT for notification in owed)
+    at = at or timezone.now()
+    with rowsecurity.within(rowsecurity.PROVIDER):
+        notification = (
+            Notification.objects.select_related("recipient")
+            .filter(pk=notification_id, email_status=EmailStatus.PENDING)
+            .first()
+        )
+    if notification is None:
+        return _NOT_DUE
+    return _send_one(notification, at)
 
 
-_SENT, _SKIPPED, _FAILED = "sent", "skipped", "failed"
+def _send_one(notification: Notification, at: dt.datetime) -> str:
+    """Check, claim, send and record one notification's e-mail: what became of it.
 
-
-def _send_one(notification: Notification) -> str:
-    """Claim, check and send one notification's e-mail: sent, skipped or failed."""
-    user = notification.recipient
-    if not user.is_active or notification.item_id not in openable_item_ids(
-        user, [notification.item_id]
-    ):
-        # The item moved on (or the person left): the list still says so, e-mail does not.
-        return _SKIPPED
-    at = timezone.now()
-    claimed = Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
-        emailed_at=at
+    The claim (``sending``) is taken only from the status and attempts just
+    read, so the task and a sweep running at the same time never both send it.
+    The e-mail itself is sent outside any transaction.
+    """
+    as_read = Notification.objects.filter(
+        pk=notification.pk,
+        email_status=notification.email_status,
+        email_attempts=notification.email_attempts,
     )
-    if not claimed:
-        return _SKIPPED  # sent meanwhile by another process
+    with rowsecurity.within(rowsecurity.PROVIDER):
+        user = notification.recipient
+        if (
+            notification.read_at is not None
+            or not user.is_active
+            or notification.item_id not in openable_item_ids(user, [notification.item_id])
+        ):
+            # Read already, the item moved on, or the person left: the list says what
+            # there is to say; an e-mail would only repeat it or lead nowhere.
+            as_read.update(email_status=EmailStatus.SKIPPED)
+            return _SKIPPED
+        if not as_read.update(email_status=EmailStatus.SENDING, email_tried_at=at):
+            return _NOT_DUE  # another process took it meanwhile
     try:
         notification_message(notification).send()
     except Exception as error:
-        Notification.objects.filter(pk=notification.pk, emailed_at=at).update(
-            emailed_at=None, email_attempts=F("email_attempts") + 1
-        )
+        attempts = notification.email_attempts + 1
+        with rowsecurity.within(rowsecurity.PROVIDER):
+            Notification.objects.filter(
+                pk=notification.pk, email_status=EmailStatus.SENDING, email_tried_at=at
+            ).update(
+                email_status=(
+                    EmailStatus.GIVEN_UP if attempts >= MAX_EMAIL_ATTEMPTS else EmailStatus.FAILED
+                ),
+                email_attempts=attempts,
+                email_error=describe_mail_error(error),
+            )
         logger.warning(
-            "E-mail of notification %s failed (%s); it is tried again later",
+            "E-mail of notification %s failed (%s, try %s of %s)",
             notification.pk,
             type(error).__name__,
+            attempts,
+            MAX_EMAIL_ATTEMPTS,
         )
         return _FAILED
+    with rowsecurity.within(rowsecurity.PROVIDER):
+        Notification.objects.filter(
+            pk=notification.pk, email_status=EmailStatus.SENDING, email_tried_at=at
+        ).update(email_status=EmailStatus.SENT, emailed_at=timezone.now(), email_error="")
     return _SENT
+
+
+# From the most particular: SMTP errors are OSErrors too. The server's own answer is never
+# kept: it may quote an address, a user name or worse.
+_MAIL_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (smtplib.SMTPAuthenticationError, "The mail server refused the sign-in."),
+    (smtplib.SMTPSenderRefused, "The mail server refused the sender's address."),
+    (smtplib.SMTPRecipientsRefused, "The mail server refused the recipient's address."),
+    (smtplib.SMTPServerDisconnected, "The mail server closed the connection."),
+    (smtplib.SMTPException, "The mail server refused the message."),
+    (ConnectionRefusedError, "The mail server refused the connection."),
+    (TimeoutError, "The mail server did not answer in time."),
+    (socket.gaierror, "The mail server's name could not be found."),
+    (ssl.SSLError, "The secure connection to the mail server failed."),
+    (OSError, "The mail server could not be reached."),
+)
+
+
+def describe_mail_error(error: BaseException) -> str:
+    """Why sending failed, for the notification's record: the kind of error in our words."""
+    reason = next(
+        (text for kind, text in _MAIL_ERRORS if isinstance(error, kind)),
+        "Sending failed with an unexpected error.",
+    )
+    return f"{type(error).__name__}: {reason}"[:200]
 
 
 def do_mark_read(
@@ -307,21 +407,45 @@ def do_send_digests(*, at: dt.datetime | None = None) -> DigestRun:
 
 
 def _retry_right_away(at: dt.datetime) -> tuple[int, int]:
-    """Send the immediate e-mails that failed lately, or were never tried; (sent, failed)."""
-    owed = (
-        Notification.objects.filter(
-            Q(email_attempts__gt=0) | Q(created_at__lte=at - _NEVER_TRIED_AFTER),
-            email=Email.NOW.value,
-            emailed_at__isnull=True,
-            read_at__isnull=True,  # read in Relaydesk meanwhile: nothing left to tell
-            email_attempts__lt=MAX_EMAIL_ATTEMPTS,
-            created_at__gt=at - _RETRY_WITHIN,
-        )
-        .select_related("recipient", "item")
-        .order_by("pk")
+    """Send the immediate e-mails that are due again, or whose task never ran; (sent, failed).
+
+    First the bookkeeping: a try cut off mid-way counts as failed, and what is
+    still owed a day after it was written is given up (it stays in the list).
+    """
+    owed = Notification.objects.filter(email_status__in=[status.value for status in EMAIL_OWED])
+    owed.filter(email_status=EmailStatus.SENDING, email_tried_at__lte=at - _CUT_OFF_AFTER).update(
+        email_status=EmailStatus.FAILED,
+        email_attempts=F("email_attempts") + 1,
+        email_error="The try was cut off before it finished.",
     )
-    outcomes = [_send_one(notification) for notification in owed]
-    return outcomes.count(_SENT), outcomes.count(_FAILED)
+    too_old = at - _RETRY_WITHIN
+    owed.filter(email_status=EmailStatus.PENDING, created_at__lte=too_old).update(
+        email_status=EmailStatus.GIVEN_UP, email_error="Not sent within a day of being written."
+    )
+    owed.filter(
+        Q(email_attempts__gte=MAX_EMAIL_ATTEMPTS) | Q(created_at__lte=too_old),
+        email_status=EmailStatus.FAILED,
+    ).update(email_status=EmailStatus.GIVEN_UP)
+    due_again = Q()
+    for tries, wait in enumerate(RETRY_AFTER, start=1):
+        due_again |= Q(email_attempts=tries, email_tried_at__lte=at - wait)
+    due = (
+        owed.filter(
+            Q(email_status=EmailStatus.PENDING, created_at__lte=at - _NEVER_TRIED_AFTER)
+            | (Q(email_status=EmailStatus.FAILED) & due_again),
+            created_at__lte=at,
+        )
+        .select_related("recipient")
+        .order_by("pk")[:_SWEEP_LIMIT]
+    )
+    sent = 0
+    for notification in due:
+        outcome = _send_one(notification, at)
+        if outcome == _FAILED:
+            # The server is likely down for the rest too: one failed connection a sweep.
+            return sent, 1
+        sent += outcome == _SENT
+    return sent, 0
 
 
 def _digest_for(user: User, owed: Iterable[Notification], at: dt.datetime) -> int | None:

@@ -24,8 +24,17 @@ class _ReadOnly(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(_ReadOnly):
-    list_display = ["created_at", "recipient", "kind", "item", "read_at", "email", "emailed_at"]
-    list_filter = ["kind", "email"]
+    list_display = [
+        "created_at",
+        "recipient",
+        "kind",
+        "item",
+        "read_at",
+        "email",
+        "email_status",
+        "emailed_at",
+    ]
+    list_filter = ["kind", "email", "email_status"]
     search_fields = ["recipient__email", "title"]
     list_select_related = ["recipient", "item"]
     date_hierarchy = "created_at"

@@ -13,6 +13,22 @@ KIND_CHOICES = [(kind.value, spec.label) for kind, spec in KINDS.items()]
 EMAIL_CHOICES = [(choice.value, choice.label) for choice in Email]
 
 
+class EmailStatus(models.TextChoices):
+    """Where the e-mail of a notification sent on its own ("right away") stands."""
+
+    NONE = "", "Not e-mailed on its own"
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed; tried again later"
+    GIVEN_UP = "given_up", "Given up"
+    SKIPPED = "skipped", "Not sent: read first, or no longer for its reader"
+
+
+#: The statuses the sweep still has work for.
+EMAIL_OWED = (EmailStatus.PENDING, EmailStatus.SENDING, EmailStatus.FAILED)
+
+
 class Notification(models.Model):
     """One thing one person is told about one work item.
 
@@ -23,6 +39,12 @@ class Notification(models.Model):
     ``in_app`` says whether it shows in the list and the unread count; ``email``
     is how it is e-mailed, decided from the recipient's choices at that moment,
     and ``emailed_at`` when it was (alone, or in a digest).
+
+    One e-mailed right away is sent by a background task once the row commits:
+    ``email_status`` says where it stands, ``email_attempts`` counts the failed
+    tries, ``email_tried_at`` is the last one and ``email_error`` says, in
+    Relaydesk's own words, why it failed (never the server's answer, which may
+    quote an address or a credential).
     """
 
     recipient = models.ForeignKey(
@@ -42,6 +64,15 @@ class Notification(models.Model):
     email_attempts = models.PositiveSmallIntegerField(
         default=0, help_text="Failed attempts to e-mail it right away; retried a few times."
     )
+    email_status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.NONE, blank=True
+    )
+    email_tried_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its e-mail was last tried (right away)."
+    )
+    email_error = models.CharField(
+        max_length=200, blank=True, help_text="Why the last try failed, in Relaydesk's words."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -58,6 +89,12 @@ class Notification(models.Model):
                 fields=["email", "created_at"],
                 name="notification_mail_owed",
                 condition=Q(emailed_at__isnull=True) & ~Q(email="off"),
+            ),
+            # The sweep's retries: the few e-mails sent right away that are still owed.
+            models.Index(
+                fields=["email_status", "created_at"],
+                name="notification_email_due",
+                condition=Q(email_status__in=[status.value for status in EMAIL_OWED]),
             ),
         ]
 

@@ -22,6 +22,7 @@ from relaydesk.work.queries import visible_work_items
 __all__ = [
     "choices_of",
     "get_visible_notification",
+    "newest_notifications",
     "openable_item_ids",
     "own_notifications",
     "preferences_of",
@@ -49,6 +50,14 @@ def visible_notifications(actor: User) -> QuerySet[Notification]:
         .annotate(read_order=unread_first)
         .order_by("read_order", "-created_at", "-id")
     )
+
+
+def newest_notifications(actor: User, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The actor's own notifications shown in Relaydesk, newest first (the API's list)."""
+    mine = own_notifications(actor)
+    if unread_only:
+        mine = mine.filter(read_at__isnull=True)
+    return mine.order_by("-created_at", "-id")
 
 
 def get_visible_notification(actor: User, notification_id: int) -> Notification | None:

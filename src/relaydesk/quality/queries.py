@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -23,7 +22,14 @@ from relaydesk.core import quality as qa
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.core.permissions import Permission, can
 from relaydesk.errors import NotAllowed
-from relaydesk.figures import check_figures_request, key_text, label_text, utc_bounds
+from relaydesk.figures import (
+    UtcMonth,
+    UtcWeek,
+    check_figures_request,
+    key_text,
+    label_text,
+    utc_bounds,
+)
 from relaydesk.quality.models import (
     Dispute,
     DisputeState,
@@ -580,9 +586,9 @@ def quality_figures(
     if service_id is not None:
         reviews = reviews.filter(item__service_id=service_id)
     if group_by == "month":
-        reviews = reviews.annotate(bucket=TruncMonth("created_at", tzinfo=dt.UTC))
+        reviews = reviews.annotate(bucket=UtcMonth("created_at"))
     elif group_by == "week":
-        reviews = reviews.annotate(bucket=TruncWeek("created_at", tzinfo=dt.UTC))
+        reviews = reviews.annotate(bucket=UtcWeek("created_at"))
     key, label = _QUALITY_GROUPS[group_by]
     standing = Q(overturned=False)
     counted = (

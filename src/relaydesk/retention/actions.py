@@ -5,7 +5,11 @@
 tombstones with ``purged_at``), the confidential details, the description and
 the comments' bodies (the Comment rows stay with author, time and ``purged_at``),
 each item in its own transaction with a ``purged`` timeline event and a
-``retention.purge`` audit record; one ``retention.purge_run`` record sums up
+``retention.purge`` audit record. Reports are treated as documents: past the
+retention since they were made, their PDF's file and commentary go (the Report row
+stays as a tombstone with ``purged_at``), each with its ``retention.purge`` record.
+Finished webhook deliveries older than the retention are deleted, with one
+``retention.purge`` record per endpoint. One ``retention.purge_run`` record sums up
 the run. ``do_export_client`` writes a client's data as a ZIP and records
 ``client.export``.
 """
@@ -27,8 +31,18 @@ from relaydesk.clients.models import Client
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import Role
 from relaydesk.errors import NotAllowed, NotFound
+from relaydesk.insights.report_models import Report
 from relaydesk.retention.export import ExportCounts, write_client_zip
-from relaydesk.retention.queries import expired_items, is_expired, retention_cutoffs
+from relaydesk.retention.queries import (
+    expired_deliveries,
+    expired_delivery_logs,
+    expired_items,
+    expired_reports,
+    is_expired,
+    is_report_expired,
+    retention_cutoffs,
+)
+from relaydesk.webhooks.models import WebhookEndpoint
 from relaydesk.work.models import Attachment, Comment, SensitiveDetail, WorkItem, WorkItemEvent
 
 logger = logging.getLogger(__name__)
@@ -59,6 +73,32 @@ class PurgedItem:
     comments: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class PurgedReport:
+    """One report whose PDF and commentary the purge deleted (or, dry, would delete)."""
+
+    report_id: int
+    client: str
+    engagement: str
+    period_start: dt.date
+    period_end: dt.date
+    created_at: dt.datetime
+    retention_days: int
+    pdf_bytes: int
+    commentary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PurgedDeliveries:
+    """One webhook endpoint whose old deliveries the purge deleted (or would delete)."""
+
+    endpoint_id: int
+    client: str
+    engagement: str
+    retention_days: int
+    deliveries: int
+
+
 @dataclass
 class PurgeRun:
     """What one run of the purge did."""
@@ -67,6 +107,18 @@ class PurgeRun:
     at: dt.datetime
     purged: list[PurgedItem] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    reports: list[PurgedReport] = field(default_factory=list)
+    delivery_logs: list[PurgedDeliveries] = field(default_factory=list)
+
+    @property
+    def report_bytes(self) -> int:
+        """Plaintext bytes of the report PDFs deleted."""
+        return sum(r.pdf_bytes for r in self.reports)
+
+    @property
+    def deliveries(self) -> int:
+        """Webhook deliveries deleted from the logs."""
+        return sum(d.deliveries for d in self.delivery_logs)
 
     @property
     def files(self) -> int:
@@ -191,6 +243,140 @@ def _purge_item(actor: User | None, item_id: int, now: dt.datetime) -> PurgedIte
     return done
 
 
+def _report_what(report: Report) -> PurgedReport:
+    days = report.engagement.document_retention_days
+    assert days is not None
+    return PurgedReport(
+        report_id=report.pk,
+        client=report.client.name,
+        engagement=report.engagement.name,
+        period_start=report.period_start,
+        period_end=report.period_end,
+        created_at=report.created_at,
+        retention_days=days,
+        pdf_bytes=report.pdf_size,
+        commentary=bool(report.commentary),
+    )
+
+
+def _purge_report(actor: User | None, report_id: int, now: dt.datetime) -> PurgedReport | None:
+    """Delete one report's PDF and commentary in its own transaction, keeping the row as a
+    tombstone; None when it is not (or no longer) due.
+
+    As for attachments, the stored file is deleted last: a file that cannot be deleted
+    rolls the report back and the next run tries again.
+    """
+    with transaction.atomic():
+        report = (
+            Report.objects.select_for_update(of=("self",))
+            .select_related("client", "engagement")
+            .filter(pk=report_id, purged_at__isnull=True)
+            .first()
+        )
+        if report is None or not is_report_expired(report, now=now):
+            return None
+        done = _report_what(report)
+        stored = (report.pdf.storage, report.pdf.name) if report.pdf.name else None
+        # The period, figures, size and SHA-256 stay; what the PDF printed as text goes.
+        report.purged_at = now
+        report.pdf.name = ""
+        report.commentary = ""
+        report.save(update_fields=["purged_at", "pdf", "commentary"])
+        record(
+            actor=actor,
+            action="retention.purge",
+            obj=report,
+            client=report.client_id,
+            at=now,
+            detail={
+                "report": report.pk,
+                "engagement": report.engagement_id,
+                "period": f"{report.period_start:%Y-%m-%d}/{report.period_end:%Y-%m-%d}",
+                "made_at": report.created_at.isoformat(),
+                "retention_days": done.retention_days,
+                "bytes": done.pdf_bytes,
+                "commentary": done.commentary,
+            },
+        )
+        if stored is not None:
+            storage, name = stored
+            storage.delete(name)
+    return done
+
+
+def _purge_delivery_log(
+    actor: User | None, endpoint_id: int, now: dt.datetime, *, dry_run: bool
+) -> PurgedDeliveries | None:
+    """Delete one endpoint's finished deliveries older than its engagement's retention, in
+    their own transaction with a ``retention.purge`` record; None when none are due."""
+    with transaction.atomic():
+        endpoint = (
+            WebhookEndpoint.objects.select_related("client", "engagement")
+            .filter(pk=endpoint_id)
+            .first()
+        )
+        days = endpoint.engagement.document_retention_days if endpoint else None
+        if endpoint is None or days is None:
+            return None
+        old = expired_deliveries(now=now).filter(endpoint=endpoint)
+        count = old.count()
+        if not count:
+            return None
+        done = PurgedDeliveries(
+            endpoint_id=endpoint.pk,
+            client=endpoint.client.name,
+            engagement=endpoint.engagement.name,
+            retention_days=days,
+            deliveries=count,
+        )
+        if dry_run:
+            return done
+        old.delete()
+        record(
+            actor=actor,
+            action="retention.purge",
+            obj=endpoint,
+            client=endpoint.client_id,
+            at=now,
+            detail={
+                "engagement": endpoint.engagement_id,
+                "retention_days": days,
+                "deliveries": count,
+                "before": (now - dt.timedelta(days=days)).isoformat(),
+            },
+        )
+    return done
+
+
+def _purge_reports_and_logs(actor: User | None, run: PurgeRun) -> None:
+    """The reports and webhook delivery logs of ``run``, each in its own transaction."""
+    now = run.at
+    for report_id in list(expired_reports(now=now).values_list("pk", flat=True)):
+        found: PurgedReport | None = None
+        if run.dry_run:
+            report = expired_reports(now=now).filter(pk=report_id).first()
+            found = _report_what(report) if report is not None else None
+        else:
+            try:
+                found = _purge_report(actor, report_id, now)
+            except Exception as problem:  # one report's failure must not stop the run
+                logger.exception("Retention purge of report %s failed", report_id)
+                run.failed.append((f"report {report_id}", f"{type(problem).__name__}: {problem}"))
+        if found is not None:
+            run.reports.append(found)
+    for endpoint_id in expired_delivery_logs(now=now):
+        try:
+            log = _purge_delivery_log(actor, endpoint_id, now, dry_run=run.dry_run)
+        except Exception as problem:
+            logger.exception("Retention purge of webhook endpoint %s's log failed", endpoint_id)
+            run.failed.append(
+                (f"webhook endpoint {endpoint_id}", f"{type(problem).__name__}: {problem}")
+            )
+            continue
+        if log is not None:
+            run.delivery_logs.append(log)
+
+
 def do_purge_expired(
     actor: User | None = None,
     *,
@@ -198,13 +384,15 @@ def do_purge_expired(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> PurgeRun:
-    """Delete the documents, confidential details, descriptions and comments retention made due.
+    """Delete the documents, confidential details, descriptions and comments retention made
+    due, the report PDFs and commentaries, and the old webhook deliveries.
 
     ``actor`` is a provider admin, or None for the system (the scheduled task or
-    ``relaydesk purge``). Each item is purged in its own transaction, so a failure
-    leaves the others done and that one untouched; running again finds only what
-    is still due, so a second run changes nothing. ``dry_run`` only lists. After
-    each item ``progress(done, total, purged_or_None)`` is called.
+    ``relaydesk purge``). Each item, report and endpoint's log is purged in its own
+    transaction, so a failure leaves the others done and that one untouched; running
+    again finds only what is still due, so a second run changes nothing. ``dry_run``
+    only lists. After each item ``progress(done, total, purged_or_None)`` is called;
+    reports and delivery logs follow the items.
     """
     if actor is not None and actor.role_enum is not Role.PROVIDER_ADMIN:
         raise NotAllowed("Only a provider admin can purge documents under retention.")
@@ -225,6 +413,7 @@ def do_purge_expired(
             run.purged.append(outcome)
         if progress is not None:
             progress(done, len(due), outcome)
+    _purge_reports_and_logs(actor, run)
     if not dry_run:
         with transaction.atomic():
             record(
@@ -238,6 +427,9 @@ def do_purge_expired(
                     "bytes": run.file_bytes,
                     "details": run.details,
                     "comments": run.comments,
+                    "reports": len(run.reports),
+                    "report_bytes": run.report_bytes,
+                    "deliveries": run.deliveries,
                     "failed": [reference for reference, _ in run.failed][:100],
                     "engagements_with_retention": len(retention_cutoffs(now=now)),
                 },
@@ -281,7 +473,9 @@ def do_export_client(
 
     ``destination`` is an open, writable binary file. The ZIP holds what the
     client may read: its records, client-visible timeline, comments and files
-    (decrypted) and confidential details in full. It is read outside a
+    (decrypted), confidential details in full, its reports (PDFs decrypted, items
+    files) and schedules, and its webhook endpoints (never their signing secrets)
+    with their delivery log. It is read outside a
     transaction (a long export must not hold the database's write lock); the
     ``client.export`` record with size and counts is written once it is complete.
     """
@@ -311,6 +505,14 @@ def do_export_client(
                 "details": counts.details,
                 "unreadable_files": counts.unreadable[:100],
                 "unreadable_details": counts.unreadable_details[:100],
+                "reports": counts.reports,
+                "report_files": counts.report_files,
+                "report_bytes": counts.report_bytes,
+                "purged_reports": counts.purged_reports,
+                "unreadable_reports": counts.unreadable_reports[:100],
+                "report_schedules": counts.schedules,
+                "webhook_endpoints": counts.webhook_endpoints,
+                "webhook_deliveries": counts.webhook_deliveries,
             },
         )
     return ExportResult(size=size, counts=counts)

@@ -6,9 +6,18 @@ The layout::
     items.jsonl                      one item per line: fields, client-visible timeline and
                                      comments, files, confidential details in full
     files/<reference>/<id>-<name>    each client-visible file, decrypted
+    reports.jsonl                    one report per line: period, status, commentary, the
+                                     figures it printed, its files
+    reports/<id>-<name>.pdf          each kept report's PDF, decrypted
+    reports/<id>-<name>-items.csv    the report period's items (and -items.xlsx), as the
+                                     client's people see them when the export is made
+    report_schedules.json            the report schedules
+    webhooks.json                    the webhook endpoints, never their signing secrets
+    webhook_deliveries.jsonl         the endpoints' delivery log, one delivery per line
 
 Only what the client itself may read goes in: internal timeline entries, internal
-comments and internal files stay with the provider.
+comments and internal files stay with the provider, as do the names of the provider's
+people on reports and schedules (as the reports pages show them to a client).
 """
 
 from __future__ import annotations
@@ -29,14 +38,39 @@ from django.utils.text import get_valid_filename
 
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Client, Engagement
-from relaydesk.retention.queries import client_attachments, client_users
+from relaydesk.insights.report_actions import pdf_of
+from relaydesk.insights.report_models import Report, ReportKind, ReportSchedule
+from relaydesk.insights.reports import (
+    csv_chunks,
+    item_row,
+    item_rows,
+    items_xlsx,
+    period_items,
+    report_reader,
+)
+from relaydesk.retention.queries import (
+    client_attachments,
+    client_deliveries,
+    client_endpoints,
+    client_reports,
+    client_schedules,
+    client_users,
+)
 from relaydesk.vault.actions import CannotDecrypt, ValueOpener, plaintext_of
+from relaydesk.webhooks.models import WebhookDelivery, WebhookEndpoint
 from relaydesk.work.models import Comment, SensitiveDetail, Visibility, WorkItem, WorkItemEvent
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "relaydesk-client-export"
-FORMAT_VERSION = 1
+# 2: reports, report schedules and webhooks joined the items.
+FORMAT_VERSION = 2
+#: What webhooks.json says of the secrets it leaves out.
+SECRETS_LEFT_OUT = (
+    "Signing secrets are left out of the export: they stay encrypted in Relaydesk. Roll an "
+    "endpoint's secret (Webhooks › the endpoint › Roll secret) to get a new one."
+)
+PROVIDER = "the provider"
 
 
 @dataclass
@@ -54,6 +88,14 @@ class ExportCounts:
     details: int = 0
     unreadable: list[int] = field(default_factory=list)
     unreadable_details: list[int] = field(default_factory=list)
+    reports: int = 0
+    report_files: int = 0
+    report_bytes: int = 0
+    purged_reports: int = 0
+    unreadable_reports: list[int] = field(default_factory=list)
+    schedules: int = 0
+    webhook_endpoints: int = 0
+    webhook_deliveries: int = 0
 
 
 def _json(value: Any) -> str:
@@ -284,6 +326,189 @@ def _copy_file(
     return entry
 
 
+# -- reports -------------------------------------------------------------------------------
+
+
+def _person(person: User | None) -> str | None:
+    """A person as the reports pages name them to a client: the provider's by side only."""
+    if person is None:
+        return None
+    if not person.is_client_user:
+        return PROVIDER
+    return person.full_name or person.email
+
+
+def _addresses(addresses: list[str], own: set[str]) -> dict[str, Any]:
+    """The client's own people among ``addresses``, and how many others (the provider's)."""
+    mine = [a for a in addresses if a in own]
+    return {"to": mine, "provider_recipients": len(addresses) - len(mine)}
+
+
+def _report_member(
+    archive: zipfile.ZipFile,
+    name: str,
+    chunks: Iterator[bytes],
+    at: dt.datetime,
+    counts: ExportCounts,
+) -> str:
+    """Write one of a report's files into the ZIP, counting its bytes; its path."""
+
+    def counted() -> Iterator[bytes]:
+        for chunk in chunks:
+            counts.report_bytes += len(chunk)
+            yield chunk
+
+    _write_member(archive, name, counted(), at)
+    counts.report_files += 1
+    return name
+
+
+def _report_files(archive: zipfile.ZipFile, report: Report, counts: ExportCounts) -> dict[str, Any]:
+    """Put the report's PDF (decrypted) and its items files into the ZIP; their entries."""
+    stem = f"reports/{report.pk}-{report.file_stem()}"
+    made = report.created_at
+    files: dict[str, Any] = {
+        "pdf": None,
+        "pdf_size": report.pdf_size,
+        "pdf_sha256": report.pdf_sha256,
+        "items_csv": None,
+        "items_xlsx": None,
+    }
+    if report.purged_at is not None:
+        counts.purged_reports += 1
+        files["note"] = "Deleted under the engagement's retention policy."
+        return files
+    try:
+        pdf = pdf_of(report)
+    except CannotDecrypt as refusal:
+        logger.warning("Export: report %s cannot be decrypted: %s", report.pk, refusal.reason)
+        counts.unreadable_reports.append(report.pk)
+        files["note"] = refusal.message
+    else:
+        files["pdf"] = _report_member(archive, f"{stem}.pdf", iter([pdf]), made, counts)
+    # The items as the client's own people see them, whoever exports; the CSV is
+    # written as it is read, the XLSX (a ZIP itself) whole.
+    reader = report_reader(report.engagement)
+    items = period_items(reader, report.engagement_id, report.period_start, report.period_end)
+    rows = (item_row(item) for item in items.iterator(chunk_size=500))
+    csv_bytes = (chunk.encode() for chunk in csv_chunks(rows))
+    files["items_csv"] = _report_member(archive, f"{stem}-items.csv", csv_bytes, made, counts)
+    xlsx = items_xlsx(item_rows(items), title=report.engagement.name)
+    files["items_xlsx"] = _report_member(archive, f"{stem}-items.xlsx", iter([xlsx]), made, counts)
+    return files
+
+
+def _report_record(report: Report, files: dict[str, Any], own: set[str]) -> dict[str, Any]:
+    return {
+        "id": report.pk,
+        "engagement_id": report.engagement_id,
+        "engagement": report.engagement.name,
+        "kind": report.kind,
+        "schedule_id": report.schedule_id,
+        "period_start": report.period_start,
+        "period_end": report.period_end,
+        "status": report.status,
+        "created_at": report.created_at,
+        "created_by": (None if report.kind == ReportKind.SCHEDULED else _person(report.created_by)),
+        "commentary": report.commentary,
+        "commentary_at": report.commentary_at,
+        "sent_at": report.sent_at,
+        "sent": _addresses(list(report.recipients), own),
+        "purged_at": report.purged_at,
+        "files": files,
+        "figures": report.summary,
+    }
+
+
+def _schedule_record(schedule: ReportSchedule, own: set[str]) -> dict[str, Any]:
+    people = [p.email for p in schedule.recipients.all()]
+    return {
+        "id": schedule.pk,
+        "engagement_id": schedule.engagement_id,
+        "engagement": schedule.engagement.name,
+        "frequency": schedule.frequency,
+        "sends": schedule.cadence,
+        "active": schedule.active,
+        "attach_xlsx": schedule.attach_xlsx,
+        "attach_csv": schedule.attach_csv,
+        "recipients": _addresses(people, own),
+        "created_by": _person(schedule.created_by),
+        "created_at": schedule.created_at,
+        "updated_at": schedule.updated_at,
+    }
+
+
+def _write_reports(
+    archive: zipfile.ZipFile, client: Client, *, at: dt.datetime, counts: ExportCounts
+) -> None:
+    own = set(client_users(client).values_list("email", flat=True))
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as lines:
+        for report in client_reports(client).iterator(chunk_size=100):
+            files = _report_files(archive, report, counts)
+            lines.write((_json(_report_record(report, files, own)) + "\n").encode())
+            counts.reports += 1
+        lines.seek(0)
+        _write_member(archive, "reports.jsonl", iter(lambda: lines.read(1024 * 1024), b""), at)
+    schedules = [_schedule_record(s, own) for s in client_schedules(client)]
+    counts.schedules = len(schedules)
+    document = _json({"schedules": schedules}) + "\n"
+    _write_member(archive, "report_schedules.json", iter([document.encode()]), at)
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def _endpoint_record(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    # Never the secret, its encrypted form or its hint: see SECRETS_LEFT_OUT.
+    return {
+        "id": endpoint.pk,
+        "engagement_id": endpoint.engagement_id,
+        "engagement": endpoint.engagement.name,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": endpoint.event_labels,
+        "active": endpoint.active,
+        "created_by": endpoint.created_by.email if endpoint.created_by else None,
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+        "secret_rolled_at": endpoint.secret_rolled_at,
+    }
+
+
+def _delivery_record(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.pk,
+        "endpoint_id": delivery.endpoint_id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "payload": delivery.payload,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at,
+        "last_attempt_at": delivery.last_attempt_at,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "last_response_ms": delivery.last_response_ms,
+        "created_at": delivery.created_at,
+    }
+
+
+def _write_webhooks(
+    archive: zipfile.ZipFile, client: Client, *, at: dt.datetime, counts: ExportCounts
+) -> None:
+    endpoints = [_endpoint_record(e) for e in client_endpoints(client)]
+    counts.webhook_endpoints = len(endpoints)
+    document = _json({"secrets": SECRETS_LEFT_OUT, "endpoints": endpoints}) + "\n"
+    _write_member(archive, "webhooks.json", iter([document.encode()]), at)
+
+    def lines() -> Iterator[bytes]:
+        for delivery in client_deliveries(client).iterator(chunk_size=500):
+            counts.webhook_deliveries += 1
+            yield (_json(_delivery_record(delivery)) + "\n").encode()
+
+    _write_member(archive, "webhook_deliveries.jsonl", lines(), at)
+
+
 def write_client_zip(client: Client, destination: IO[bytes], *, at: dt.datetime) -> ExportCounts:
     """Write the export of ``client`` into ``destination`` (an open binary file)."""
     counts = ExportCounts()
@@ -308,4 +533,6 @@ def write_client_zip(client: Client, destination: IO[bytes], *, at: dt.datetime)
                 lines.write((_json(record) + "\n").encode())
             lines.seek(0)
             _write_member(archive, "items.jsonl", iter(lambda: lines.read(1024 * 1024), b""), at)
+        _write_reports(archive, client, at=at, counts=counts)
+        _write_webhooks(archive, client, at=at, counts=counts)
     return counts

@@ -15,7 +15,8 @@ from relaydesk.retention.actions import do_purge_expired
 
 @task
 def purge_expired() -> dict[str, int]:
-    """Purge what retention made due; returns the run's counts."""
+    """Purge what retention made due (items, reports, webhook delivery logs); returns the
+    run's counts."""
     run = do_purge_expired(None)
     return {
         "items": len(run.purged),
@@ -23,5 +24,7 @@ def purge_expired() -> dict[str, int]:
         "bytes": run.file_bytes,
         "details": run.details,
         "comments": run.comments,
+        "reports": len(run.reports),
+        "deliveries": run.deliveries,
         "failed": len(run.failed),
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from relaydesk.insights.daily import do_count_settled_days
 from relaydesk.insights.report_actions import do_run_due_reports
 from relaydesk.notifications.actions import do_send_digests
 from relaydesk.routing.actions import (
@@ -53,4 +54,5 @@ def route_and_escalate() -> dict[str, int]:
         "notification_digests": do_send_digests().digests,
         "webhooks_sent": do_send_due_deliveries(),
         "reports_sent": do_run_due_reports().sent,
+        "dashboard_days_counted": do_count_settled_days(),
     }

@@ -6,9 +6,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Case, Count, F, Q, When
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import Count
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -27,7 +27,14 @@ from relaydesk.core.sla import (
     replay,
 )
 from relaydesk.errors import NotAllowed
-from relaydesk.figures import check_figures_request, key_text, label_text, utc_bounds
+from relaydesk.figures import (
+    UtcMonth,
+    UtcWeek,
+    check_figures_request,
+    key_text,
+    label_text,
+    utc_bounds,
+)
 from relaydesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
@@ -244,43 +251,38 @@ def attainment_figures(
         actor, start=start, end=end, group_by=group_by, engagement_id=engagement_id
     )
     begin, finish = utc_bounds(start, end)
-    clocks = SlaClock.objects.filter(
-        kind=kind.value, status__in=(ClockStatus.MET.value, ClockStatus.BREACHED.value)
-    ).annotate(
-        # A miss counts on the day it happened, whenever the clock stops after it.
-        outcome=Case(
-            When(status=ClockStatus.BREACHED.value, then=F("breached_at")),
-            default=F("stopped_at"),
-        )
-    )
-    clocks = clocks.filter(outcome__gte=begin, outcome__lt=finish)
-    if actor.is_client_user:
-        clocks = clocks.filter(client_id=actor.client_id or 0)
-    if engagement_id is not None:
-        clocks = clocks.filter(item__engagement_id=engagement_id)
-    if service_id is not None:
-        clocks = clocks.filter(item__service_id=service_id)
-    if group_by == "month":
-        clocks = clocks.annotate(bucket=TruncMonth("outcome", tzinfo=dt.UTC))
-    elif group_by == "week":
-        clocks = clocks.annotate(bucket=TruncWeek("outcome", tzinfo=dt.UTC))
+    # A miss counts on the day it happened, whenever the clock stops after it. The two
+    # outcomes are counted apart, each on its own time column, so each is read off an
+    # index that holds the client, the kind, the status and that time.
     key, label = _group_columns(group_by)
-    counted = (
-        clocks.values(key, label)
-        .annotate(
-            met=Count("pk", filter=Q(status=ClockStatus.MET.value)),
-            breached=Count("pk", filter=Q(status=ClockStatus.BREACHED.value)),
+    counts: dict[object, dict[str, Any]] = {}
+    for status, column in ((ClockStatus.MET, "stopped_at"), (ClockStatus.BREACHED, "breached_at")):
+        clocks = SlaClock.objects.filter(
+            kind=kind.value,
+            status=status.value,
+            **{f"{column}__gte": begin, f"{column}__lt": finish},
         )
-        .order_by(key)
-    )
+        if actor.is_client_user:
+            clocks = clocks.filter(client_id=actor.client_id or 0)
+        if engagement_id is not None:
+            clocks = clocks.filter(item__engagement_id=engagement_id)
+        if service_id is not None:
+            clocks = clocks.filter(item__service_id=service_id)
+        if group_by == "month":
+            clocks = clocks.annotate(bucket=UtcMonth(column))
+        elif group_by == "week":
+            clocks = clocks.annotate(bucket=UtcWeek(column))
+        for row in clocks.values(key, label).annotate(n=Count("pk")).order_by():
+            found = counts.setdefault(row[key], {"label": row[label], "met": 0, "breached": 0})
+            found[status.value] += row["n"]
     rows = [
         AttainmentRow(
-            key=key_text(row[key]),
-            label=label_text(group_by, row[label]),
-            met=row["met"],
-            breached=row["breached"],
+            key=key_text(value),
+            label=label_text(group_by, found["label"]),
+            met=found["met"],
+            breached=found["breached"],
         )
-        for row in counted
+        for value, found in sorted(counts.items(), key=lambda pair: _sort_key(pair[0]))
     ]
     total = AttainmentRow(
         key="total",
@@ -289,6 +291,12 @@ def attainment_figures(
         breached=sum(r.breached for r in rows),
     )
     return Attainment(kind=kind, group_by=group_by, start=start, end=end, rows=rows, total=total)
+
+
+def _sort_key(value: object) -> tuple[bool, Any]:
+    """Groups in the order of their key (ids, or the first day of a week or month), the
+    group without one (no site, nobody) last."""
+    return (value is None, value if value is not None else 0)
 
 
 def _group_columns(group_by: str) -> tuple[str, str]:

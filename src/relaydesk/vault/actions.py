@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from relaydesk.audit.actions import record
@@ -51,6 +52,12 @@ CANNOT_DECRYPT = "This file cannot be decrypted; it may have been tampered with.
 CANNOT_DECRYPT_VALUE = (
     "A confidential detail of this item cannot be decrypted; it may have been tampered with."
 )
+
+# Sent by :func:`do_rotate_keys` inside its transaction, after the client data keys, with
+# ``current`` and ``new_master`` (:class:`MasterKey`) and ``at``: a receiver re-wraps the
+# other data keys it keeps under the master key (the mail quarantine's) and returns how
+# many. A receiver that raises rolls the whole rotation back.
+master_key_rotating = Signal()
 
 
 class CannotDecrypt(Conflict):
@@ -107,6 +114,7 @@ class RotationResult:
     new_key_id: str
     rewrapped: int
     clients: int
+    other_keys: int = 0
 
 
 def _unwrap(row: ClientDataKey, master: MasterKey) -> bytes:
@@ -354,7 +362,8 @@ def do_rotate_keys(
     progress: Callable[[int, int, ClientDataKey], None] | None = None,
     at: dt.datetime | None = None,
 ) -> RotationResult:
-    """Re-wrap every client's data key under ``new_master``; all or nothing, audited.
+    """Re-wrap every client's data key, and the other data keys kept under the master key
+    (:data:`master_key_rotating`), under ``new_master``; all or nothing, audited.
 
     Files and confidential values are not touched: their data keys stay the same.
     ``actor`` is a provider admin, or None for the operator at the command line.
@@ -392,6 +401,12 @@ def do_rotate_keys(
             row.save(update_fields=["wrapped_key", "master_key_id", "rewrapped_at"])
             if progress is not None:
                 progress(done, len(rows), row)
+        others = sum(
+            int(count or 0)
+            for _, count in master_key_rotating.send(
+                sender=do_rotate_keys, current=current, new_master=new_master, at=at
+            )
+        )
         clients = len({row.client_id for row in rows})
         record(
             actor=actor,
@@ -403,6 +418,7 @@ def do_rotate_keys(
                 "to": new_master.id,
                 "data_keys": len(rows),
                 "clients": clients,
+                "other_data_keys": others,
                 "installed_into": str(current.path) if install and current.path else "",
             },
         )
@@ -410,5 +426,9 @@ def do_rotate_keys(
             path = current.path
             transaction.on_commit(lambda: replace_key_file(path, new_master.key))
     return RotationResult(
-        old_key_id=current.id, new_key_id=new_master.id, rewrapped=len(rows), clients=clients
+        old_key_id=current.id,
+        new_key_id=new_master.id,
+        rewrapped=len(rows),
+        clients=clients,
+        other_keys=others,
     )

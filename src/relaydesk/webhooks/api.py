@@ -234,8 +234,9 @@ class DeliveryFilter(Schema):
 def list_deliveries(
     request: HttpRequest, endpoint_id: int, filters: Query[DeliveryFilter]
 ) -> DeliveryPage:
-    """The endpoint's deliveries, newest first (kept 30 days), with each event as sent, its
-    state, attempts, next retry and the last answer or error."""
+    """The endpoint's deliveries, newest first (kept 30 days, less under a shorter
+    retention), with each event as sent, its state, attempts, next retry and the last
+    answer or error."""
     user = _user(request)
     deliveries = queries.visible_deliveries(user, _endpoint(request, endpoint_id))
     if filters.state:

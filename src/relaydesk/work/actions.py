@@ -64,7 +64,7 @@ from relaydesk.work.models import (
     visible_tail,
 )
 from relaydesk.work.queries import can_see_item, item_needs
-from relaydesk.work.signals import item_commented, work_item_changed
+from relaydesk.work.signals import item_commented, work_days_changed, work_item_changed
 from relaydesk.workforce.models import Agent
 from relaydesk.workforce.queries import agent_profile
 
@@ -223,6 +223,7 @@ def do_submit_work_item(
             qa_seed=_qa_seed(engagement.client, title, at),
         )
         _event(item, actor, "submitted", to_state=State.NEW, at=at)
+        _days_changed(item, at)
         _store_sensitive(item, request.sensitive, at)
         if idempotency_key:
             IdempotencyKey.objects.create(
@@ -480,6 +481,12 @@ def _event(
     )
 
 
+def _days_changed(item: WorkItem, *times: dt.datetime | None) -> None:
+    """Tell the figures kept per day that ``item`` moved on the UTC days of ``times``."""
+    days = sorted({t.astimezone(dt.UTC).date() for t in times if t is not None})
+    work_days_changed.send(sender=WorkItem, engagement_id=item.engagement_id, days=days)
+
+
 def _apply(
     item: WorkItem,
     actor: User | None,
@@ -520,11 +527,14 @@ def _apply(
         item.owner = None
     if action in (Action.APPROVE, Action.RETURN_FOR_REWORK):
         item.reviewer = actor
+    earlier_delivery = item.delivered_at
     if after is State.DELIVERED:
         item.delivered_at = at
     if after in (State.ACCEPTED, State.CANCELLED):
         item.closed_at = at
     item.save()
+    if after in (State.DELIVERED, State.CANCELLED):
+        _days_changed(item, earlier_delivery, at)
     _event(
         item,
         actor,

@@ -142,6 +142,14 @@ class WorkItem(models.Model):
                 name="item_queue_depth",
             ),
             models.Index(fields=["state", "due_at"], name="item_state_due"),
+            # The dashboards: a client's (or everyone's) arrivals and deliveries over a
+            # period; with the receipt time beside the delivery, turnaround and the
+            # backlog at a period's start are read from the index alone.
+            models.Index(fields=["client", "created_at"], name="item_client_received"),
+            models.Index(
+                fields=["client", "delivered_at", "created_at"], name="item_client_delivered"
+            ),
+            models.Index(fields=["delivered_at", "created_at"], name="item_delivered"),
         ]
         constraints = [
             models.CheckConstraint(

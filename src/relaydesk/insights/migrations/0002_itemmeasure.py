@@ -20,6 +20,7 @@ def fill_measures(apps, schema_editor):
         item_model=apps.get_model("work", "WorkItem"),
         event_model=apps.get_model("work", "WorkItemEvent"),
         measure_model=apps.get_model("insights", "ItemMeasure"),
+        handled_model=None,  # its table comes with 0004, which fills it
     )
 
 

@@ -15,7 +15,10 @@ from relaydesk.insights.measures import do_rebuild_measures
 
 
 class Command(BaseCommand):
-    help = "Replay every work item's measures (handled time, completion) from its timeline."
+    help = (
+        "Replay every work item's measures (handled time, completion, its hours in progress) "
+        "from its timeline."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity: int = options["verbosity"]

@@ -1,6 +1,6 @@
 """``relaydesk export-client SLUG --out FILE.zip``: all of a client's data, for portability.
 
-The ZIP holds the client's records and its files decrypted, so the file is
+The ZIP holds the client's records, its files and report PDFs decrypted, so the file is
 created readable by its owner only (0600) and never overwrites one that exists.
 """
 
@@ -52,11 +52,18 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Wrote {path} ({filesizeformat(result.size)}): {c.items} item(s), "
                 f"{c.files} file(s), {c.details} confidential detail(s), {c.users} user(s), "
-                f"{c.engagements} engagement(s)."
+                f"{c.engagements} engagement(s), {c.reports} report(s), "
+                f"{c.webhook_endpoints} webhook endpoint(s) with {c.webhook_deliveries} "
+                "delivery record(s)."
             )
         )
         if c.unreadable:
             self.stderr.write(
                 f"{len(c.unreadable)} file(s) could not be decrypted and are listed without "
                 "content: " + ", ".join(str(pk) for pk in c.unreadable)
+            )
+        if c.unreadable_reports:
+            self.stderr.write(
+                f"{len(c.unreadable_reports)} report PDF(s) could not be decrypted and are "
+                "listed without it: " + ", ".join(str(pk) for pk in c.unreadable_reports)
             )

@@ -1,8 +1,8 @@
 """``relaydesk purge [--dry-run]``: delete what retention made due; run it daily from cron.
 
-Lists each item with ``--dry-run`` (and at ``-v 2``); otherwise prints progress
-every ``PROGRESS_EVERY`` items and a summary. Exits 1 when an item failed (it is
-left untouched and tried again next run).
+Lists each item, report and webhook delivery log with ``--dry-run`` (and at ``-v 2``);
+otherwise prints progress every ``PROGRESS_EVERY`` items and a summary. Exits 1 when
+anything failed (it is left untouched and tried again next run).
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
 
-from relaydesk.retention.actions import PurgedItem, do_purge_expired
+from relaydesk.retention.actions import (
+    PurgedDeliveries,
+    PurgedItem,
+    PurgedReport,
+    do_purge_expired,
+)
 
 PROGRESS_EVERY = 100
 
@@ -31,10 +36,31 @@ def describe(line: PurgedItem) -> str:
     )
 
 
+def describe_report(line: PurgedReport) -> str:
+    """One report as the command prints it."""
+    what = f"PDF ({filesizeformat(line.pdf_bytes)})" + (
+        " and commentary" if line.commentary else ""
+    )
+    return (
+        f"report {line.report_id} {line.client} · {line.engagement} "
+        f"{line.period_start:%Y-%m-%d}–{line.period_end:%Y-%m-%d}: {what}; "
+        f"made {line.created_at:%Y-%m-%d}, {line.retention_days}-day retention"
+    )
+
+
+def describe_log(line: PurgedDeliveries) -> str:
+    """One webhook endpoint's log as the command prints it."""
+    return (
+        f"webhook endpoint {line.endpoint_id} {line.client} · {line.engagement}: "
+        f"{line.deliveries} delivery record(s) older than {line.retention_days} days"
+    )
+
+
 class Command(BaseCommand):
     help = (
-        "Delete files, confidential details, descriptions and comment bodies of closed items "
-        "past their engagement's retention (--dry-run lists them)."
+        "Delete files, confidential details, descriptions and comment bodies of closed items, "
+        "report PDFs and old webhook deliveries past their engagement's retention "
+        "(--dry-run lists them)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -60,7 +86,20 @@ class Command(BaseCommand):
                 f"{run.details} confidential detail(s) and {run.comments} comment(s) "
                 f"of {len(run.purged)} item(s)."
             )
+        if dry_run or verbosity >= 2:
+            for report in run.reports:
+                self.stdout.write(f"  {describe_report(report)}")
+            for log in run.delivery_logs:
+                self.stdout.write(f"  {describe_log(log)}")
+        if verbosity >= 1 or dry_run:
+            self.stdout.write(
+                f"{verb} the PDF of {len(run.reports)} report(s) "
+                f"({filesizeformat(run.report_bytes)}) and {run.deliveries} webhook "
+                "delivery record(s)."
+            )
         for reference, reason in run.failed:
             self.stderr.write(f"  {reference}: not purged ({reason}); it is tried again next run.")
         if run.failed:
-            raise CommandError(f"{len(run.failed)} item(s) could not be purged.")
+            raise CommandError(
+                f"{len(run.failed)} item(s), report(s) or log(s) could not be purged."
+            )

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from relaydesk.core.routing import Strategy
 from relaydesk.errors import ActionRefused
+from relaydesk.insights.daily import do_count_settled_days
 from relaydesk.insights.report_actions import do_run_due_reports
 from relaydesk.notifications.actions import do_send_digests
 from relaydesk.routing.actions import (
@@ -95,10 +96,12 @@ class Command(BaseCommand):
                 limit=options["limit"],
             )
             watch = do_watch_clocks()
-            # What the worker's task also does each run: digests, webhook retries, reports.
+            # What the worker's task also does each run: digests, webhook retries, reports,
+            # and the dashboards' daily roll-up of the day that has just settled.
             digests = do_send_digests().digests
             webhooks = do_send_due_deliveries()
             reports = do_run_due_reports().sent
+            counted = do_count_settled_days()
         except ActionRefused as refusal:
             raise CommandError(refusal.message) from refusal
         self.stdout.write(
@@ -112,5 +115,6 @@ class Command(BaseCommand):
             + (f", {push.missed} no longer possible" if push.missed else "")
             + f"; SLA: {watch.replayed} open item(s) replayed, {watch.warnings} warning(s), "
             f"{watch.escalations} escalation step(s); {digests} digest(s), "
-            f"{webhooks} webhook delivery(ies), {reports} report(s) sent"
+            f"{webhooks} webhook delivery(ies), {reports} report(s) sent; "
+            f"{counted} engagement-day(s) counted for the dashboards"
         )

@@ -119,10 +119,11 @@ class Command(BaseCommand):
                 f"({problem.strerror}). Install the new key ({new_master.source}) as the master "
                 "key now: until then stored files and values cannot be decrypted."
             ) from problem
+        others = f" and {result.other_keys} other data key(s)" if result.other_keys else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"Re-wrapped {result.rewrapped} data key(s) of {result.clients} client(s): "
-                f"{result.old_key_id} -> {result.new_key_id}."
+                f"Re-wrapped {result.rewrapped} data key(s) of {result.clients} client(s)"
+                f"{others}: {result.old_key_id} -> {result.new_key_id}."
             )
         )
         self._after_rotation(new_master.source, install=install)

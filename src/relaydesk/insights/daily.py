@@ -1,0 +1,329 @@
+"""The client dashboard's daily roll-up (:class:`DailyWork`): counted once, read ever after.
+
+A settled day (one that ended more than a day ago) is counted from the work items the
+first time a dashboard, report or objective shows it, and kept; the last two days are
+always counted live. So a year's view reads a few thousand small rows instead of every
+item of the year, and the figures stay exactly those of the items.
+
+An item changes a settled day only when it is delivered again long after its first
+delivery, or when history is written with a past date (the demo, imports): the action
+then forgets those days in its own transaction (:func:`forget_days`, through the
+``work_days_changed`` signal), and the next view counts them again. On PostgreSQL an
+advisory lock per engagement keeps a count and a forgetting from crossing; SQLite
+writes one transaction at a time anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from relaydesk.accounts.models import User
+from relaydesk.clients.models import Engagement
+from relaydesk.core.lifecycle import State
+from relaydesk.core.permissions import Permission, can
+from relaydesk.errors import NotAllowed
+from relaydesk.figures import SecondsBetween, utc_bounds
+from relaydesk.insights.daily_models import CountedDay, DailyWork
+from relaydesk.insights.measure_models import ItemMeasure
+from relaydesk.insights.measures import UtcDate
+from relaydesk.work.models import WorkItem
+
+__all__ = [
+    "BUCKET_FIELDS",
+    "COUNTED_FIELDS",
+    "TURNAROUND_BUCKETS",
+    "CountedWork",
+    "WorkScope",
+    "count_days",
+    "do_count_settled_days",
+    "forget_all_days",
+    "forget_days",
+    "last_settled_day",
+    "work_scope",
+]
+
+#: Turnaround buckets: (label, upper bound in hours; None: no bound), with their columns.
+TURNAROUND_BUCKETS: tuple[tuple[str, int | None], ...] = (
+    ("Under 4 h", 4),
+    ("4–8 h", 8),
+    ("8–24 h", 24),
+    ("1–2 days", 48),
+    ("2–3 days", 72),
+    ("3–5 days", 120),
+    ("Over 5 days", None),
+)
+BUCKET_FIELDS = (
+    "within_4h",
+    "within_8h",
+    "within_24h",
+    "within_48h",
+    "within_72h",
+    "within_120h",
+    "over_120h",
+)
+COUNTED_FIELDS = ("received", "delivered", "cancelled", "turnaround_seconds", *BUCKET_FIELDS)
+# The dimensions of a row, as ``values()`` names.
+_KEY = ("client_id", "engagement_id", "service_id", "jurisdiction", "day")
+# pg_advisory_xact_lock(class, engagement): class 0x5244 is "RD".
+_LOCK_CLASS = 0x5244
+# Days that ended less than this long ago are counted live: work still lands on them.
+_LIVE_DAYS = 2
+
+Key = tuple[int, int, int, str, dt.date]
+
+
+def last_settled_day(now: dt.datetime | None = None) -> dt.date:
+    """The latest UTC day the roll-up keeps: the day before yesterday."""
+    today = (now or timezone.now()).astimezone(dt.UTC).date()
+    return today - dt.timedelta(days=_LIVE_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkScope:
+    """The work a dashboard counts: one client's or every client's, narrowed to one
+    engagement and one service when asked."""
+
+    client_id: int | None
+    engagement_id: int | None = None
+    service_id: int | None = None
+
+    def items(self) -> QuerySet[WorkItem]:
+        """The work items of the scope."""
+        return self._narrowed(WorkItem.objects.all())
+
+    def rows(self) -> QuerySet[DailyWork]:
+        """The roll-up rows of the scope."""
+        return self._narrowed(DailyWork.objects.all())
+
+    def measures(self) -> QuerySet[ItemMeasure]:
+        """The rows of the scope's items in the dashboards' roll-up (worked time)."""
+        return self._narrowed(ItemMeasure.objects.all())
+
+    def engagements(self) -> QuerySet[Engagement]:
+        """The engagements whose days the scope reads."""
+        found = Engagement.objects.all()
+        if self.client_id is not None:
+            found = found.filter(client_id=self.client_id)
+        if self.engagement_id is not None:
+            found = found.filter(pk=self.engagement_id)
+        return found
+
+    def _narrowed[M: (WorkItem, DailyWork, ItemMeasure)](self, rows: QuerySet[M]) -> QuerySet[M]:
+        if self.client_id is not None:
+            rows = rows.filter(client_id=self.client_id)
+        if self.engagement_id is not None:
+            rows = rows.filter(engagement_id=self.engagement_id)
+        if self.service_id is not None:
+            rows = rows.filter(service_id=self.service_id)
+        return rows
+
+
+def work_scope(
+    actor: User, *, engagement_id: int | None = None, service_id: int | None = None
+) -> WorkScope:
+    """The dashboard's scope for ``actor``: the provider sees every client, a client's
+    people their own client. The engagement must already be checked as one they see."""
+    role = actor.role_enum
+    if can(role, Permission.VIEW_ALL_WORK):
+        return WorkScope(None, engagement_id, service_id)
+    if can(role, Permission.VIEW_CLIENT_WORK):
+        return WorkScope(actor.client_id or 0, engagement_id, service_id)
+    raise NotAllowed("Your role does not see the dashboard.")
+
+
+def count_days(
+    items: QuerySet[WorkItem], begin: dt.datetime, finish: dt.datetime
+) -> dict[Key, dict[str, float]]:
+    """What ``items`` add to each row of the roll-up from ``begin`` to ``finish``: counted
+    by the database, three grouped queries whatever the length of the period."""
+    counted: dict[Key, dict[str, float]] = defaultdict(lambda: dict.fromkeys(COUNTED_FIELDS, 0))
+
+    def add(rows: Iterable[Mapping[str, object]], fields: Iterable[str]) -> None:
+        for row in rows:
+            key = tuple(row[name] for name in _KEY)
+            for name in fields:
+                counted[key][name] += row[name] or 0  # type: ignore[index,operator]
+
+    received = (
+        items.filter(created_at__gte=begin, created_at__lt=finish)
+        .annotate(day=UtcDate("created_at"))
+        .values(*_KEY)
+        .annotate(received=Count("pk"))
+        .order_by()
+    )
+    add(received, ("received",))
+    buckets: dict[str, Count] = {}
+    lower: int | None = None
+    for name, (_, hours) in zip(BUCKET_FIELDS, TURNAROUND_BUCKETS, strict=True):
+        upper = hours * 3600 if hours is not None else None
+        condition = Q()
+        if lower is not None:
+            condition &= Q(took__gte=lower)
+        if upper is not None:
+            condition &= Q(took__lt=upper)
+        buckets[name] = Count("pk", filter=condition)
+        lower = upper
+    delivered = (
+        items.filter(delivered_at__gte=begin, delivered_at__lt=finish)
+        .annotate(day=UtcDate("delivered_at"), took=SecondsBetween("delivered_at", "created_at"))
+        .values(*_KEY)
+        .annotate(delivered=Count("pk"), turnaround_seconds=Sum("took"), **buckets)
+        .order_by()
+    )
+    add(delivered, ("delivered", "turnaround_seconds", *BUCKET_FIELDS))
+    cancelled = (
+        items.filter(
+            state=State.CANCELLED.value,
+            delivered_at__isnull=True,
+            closed_at__gte=begin,
+            closed_at__lt=finish,
+        )
+        .annotate(day=UtcDate("closed_at"))
+        .values(*_KEY)
+        .annotate(cancelled=Count("pk"))
+        .order_by()
+    )
+    add(cancelled, ("cancelled",))
+    return counted
+
+
+def _lock(engagement_ids: Iterable[int]) -> None:
+    """Hold the engagements' roll-up until the transaction ends (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for engagement_id in sorted(set(engagement_ids)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, engagement_id])
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _uncounted(
+    engagements: dict[int, int], first: dt.date, last: dt.date
+) -> set[tuple[int, dt.date]]:
+    done = set(
+        CountedDay.objects.filter(
+            engagement_id__in=list(engagements), day__gte=first, day__lte=last
+        ).values_list("engagement_id", "day")
+    )
+    return {(e, day) for e in engagements for day in _days(first, last)} - done
+
+
+def _count_settled(scope: WorkScope, first: dt.date, last: dt.date) -> int:
+    """Count the scope's settled days from ``first`` to ``last`` not yet in the roll-up;
+    returns how many engagement-days were counted."""
+    last = min(last, last_settled_day())
+    if first > last:
+        return 0
+    engagements = dict(scope.engagements().values_list("pk", "client_id"))
+    if not engagements or not _uncounted(engagements, first, last):
+        return 0
+    with transaction.atomic():
+        _lock(engagements)
+        missing = _uncounted(engagements, first, last)  # again, under the lock
+        if not missing:
+            return 0
+        begin, finish = utc_bounds(min(d for _, d in missing), max(d for _, d in missing))
+        engaged = sorted({e for e, _ in missing})
+        counted = count_days(WorkItem.objects.filter(engagement_id__in=engaged), begin, finish)
+        DailyWork.objects.bulk_create(
+            DailyWork(**dict(zip(_KEY, key, strict=True)), **figures)
+            for key, figures in counted.items()
+            if (key[1], key[4]) in missing
+        )
+        CountedDay.objects.bulk_create(
+            CountedDay(client_id=engagements[e], engagement_id=e, day=day) for e, day in missing
+        )
+    return len(missing)
+
+
+def do_count_settled_days(*, days: int = 400) -> int:
+    """Count every engagement's settled days of the last ``days`` that are not counted yet,
+    so people seldom wait for a count; returns how many engagement-days were counted.
+
+    Run by the worker and ``relaydesk route`` each time round: the first run counts the
+    history, later ones the day that has just settled.
+    """
+    last = last_settled_day()
+    return _count_settled(WorkScope(None), last - dt.timedelta(days=days - 1), last)
+
+
+class CountedWork:
+    """A scope's work from ``start`` to ``end`` as the dashboard counts it: settled days
+    from the roll-up (counting any not counted yet, once, when made), the last two days
+    live from the items (counted once, when made)."""
+
+    def __init__(self, scope: WorkScope, start: dt.date, end: dt.date) -> None:
+        self.scope, self.start, self.end = scope, start, end
+        settled = last_settled_day()
+        self._kept_last = min(end, settled) if start <= settled else None
+        if self._kept_last is not None:
+            _count_settled(scope, start, self._kept_last)
+        self._live: dict[Key, dict[str, float]] = {}
+        if end > settled:
+            begin, finish = utc_bounds(max(start, settled + dt.timedelta(days=1)), end)
+            self._live = count_days(scope.items(), begin, finish)
+
+    def summed(
+        self, by: tuple[str, ...], fields: tuple[str, ...]
+    ) -> dict[tuple[object, ...], dict[str, float]]:
+        """``fields`` added up per value of the ``by`` dimensions (``day``,
+        ``engagement_id``, ``service_id``, ``jurisdiction``; none: one total under ``()``);
+        one query of the roll-up."""
+        totals: dict[tuple[object, ...], dict[str, float]] = defaultdict(
+            lambda: dict.fromkeys(fields, 0)
+        )
+        if self._kept_last is not None:
+            rows = self.scope.rows().filter(day__gte=self.start, day__lte=self._kept_last)
+            sums = {name: Sum(name) for name in fields}
+            if by:
+                grouped = list(rows.values(*by).annotate(**sums).order_by())
+            else:
+                grouped = [rows.aggregate(**sums)]
+            for row in grouped:
+                key = tuple(row[name] for name in by)
+                for name in fields:
+                    totals[key][name] += row[name] or 0
+        for row_key, figures in self._live.items():
+            dimensions = dict(zip(_KEY, row_key, strict=True))
+            key = tuple(dimensions[name] for name in by)
+            for name in fields:
+                totals[key][name] += figures[name]
+        return dict(totals)
+
+
+def forget_days(engagement_id: int, days: Iterable[dt.date]) -> None:
+    """Drop the roll-up of ``engagement_id`` on those of ``days`` it keeps, in the caller's
+    transaction: an item on them changed, and they are counted again when next shown."""
+    settled = last_settled_day()
+    past = {day for day in days if day <= settled}
+    if not past:
+        return
+    _lock([engagement_id])
+    DailyWork.objects.filter(engagement_id=engagement_id, day__in=past).delete()
+    CountedDay.objects.filter(engagement_id=engagement_id, day__in=past).delete()
+
+
+def on_work_days_changed(
+    sender: object, engagement_id: int, days: list[dt.date], **kwargs: object
+) -> None:
+    """An item's receipt, delivery or cancellation day was set or moved: forget those days."""
+    forget_days(engagement_id, days)
+
+
+def forget_all_days() -> int:
+    """Drop the whole roll-up (it is counted again as it is shown); returns the days dropped."""
+    with transaction.atomic():
+        _lock(Engagement.objects.values_list("pk", flat=True))
+        DailyWork.objects.all().delete()
+        dropped, _ = CountedDay.objects.all().delete()
+    return dropped
