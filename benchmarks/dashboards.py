@@ -3,10 +3,12 @@ with 1,000,000 work items, next to two baselines measured in the same run.
 
 Seeds a throwaway database (bulk inserts, a batch at a time, with progress) with the
 demo's shape — four sites working follow-the-sun shifts, 60 agents, four clients with
-two engagements each, six services — and ``--items`` work items (default 1,000,000)
-arriving over the last 365 days, more in the hours the clients' offices are open. Each
-finished item gets its row of the dashboards' roll-up (``ItemMeasure``: handled time,
-completion, agent and site), its turnaround SLA clock (met or missed) and, one in twenty,
+two engagements each (one billed per item, one per hour), six services — and ``--items``
+work items (default 1,000,000) arriving over the last 365 days, more in the hours the
+clients' offices are open. Each
+finished item gets its rows of the dashboards' roll-up (``ItemMeasure``: handled time,
+completion, agent and site; ``HandledSlice``: its time in progress per UTC hour), its
+turnaround SLA clock (met or missed) and, one in twenty,
 a QA review, as the product would have stored them. Timelines are not written: no
 dashboard reads them (the roll-up is their summary; its replay is timed by the tests).
 
@@ -210,7 +212,7 @@ def seed(count: int, now: dt.datetime) -> Cast:
     from relaydesk.clients.models import Client, Engagement, PricingBasis
     from relaydesk.core.lifecycle import State
     from relaydesk.core.roles import Role
-    from relaydesk.insights.measure_models import ItemMeasure
+    from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
     from relaydesk.quality.models import Review, Scorecard, ScorecardVersion
     from relaydesk.sla.models import SlaClock
     from relaydesk.work.models import WorkItem
@@ -287,7 +289,9 @@ def seed(count: int, now: dt.datetime) -> Cast:
         pass_mark=Decimal(80),
     )
 
-    tables = {model: RawRows(model) for model in (WorkItem, ItemMeasure, SlaClock, Review)}
+    tables = {
+        model: RawRows(model) for model in (WorkItem, ItemMeasure, HandledSlice, SlaClock, Review)
+    }
     ids = dict.fromkeys(tables, 0)
     first_day = (now - dt.timedelta(days=HISTORY_DAYS)).replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -368,6 +372,26 @@ def seed(count: int, now: dt.datetime) -> Cast:
             )
             if not finished:
                 continue
+            # The time in progress, cut at the UTC hours it spans (the utilisation's source).
+            spell_start, spell_end = started_at, started_at + dt.timedelta(seconds=handled)
+            while spell_start < spell_end:
+                hour = spell_start.replace(minute=0, second=0, microsecond=0)
+                cut = min(spell_end, hour + dt.timedelta(hours=1))
+                ids[HandledSlice] += 1
+                rows[HandledSlice].append(
+                    {
+                        "id": ids[HandledSlice],
+                        "item_id": item_id,
+                        "client_id": client_id,
+                        "engagement_id": engagement_id,
+                        "agent_id": agent_id,
+                        "hour": hour,
+                        "started_at": spell_start,
+                        "ended_at": cut,
+                        "seconds": round((cut - spell_start).total_seconds()),
+                    }
+                )
+                spell_start = cut
             due = created + dt.timedelta(hours=8)
             met = completed <= due
             ids[SlaClock] += 1

@@ -153,3 +153,20 @@ def test_the_worker_counts_the_history_once_then_each_day_as_it_settles(world: W
     before = CountedDay.objects.count()
     assert _delivered_per_day(world, days=10)[_day(8)] == 1
     assert CountedDay.objects.count() == before
+
+
+def test_rebuilding_the_measures_drops_the_daily_roll_up_which_is_counted_again(
+    world: World,
+) -> None:
+    from relaydesk.audit.models import AuditRecord
+    from relaydesk.insights.measures import do_rebuild_measures
+
+    _delivered(world, _noon(5), _noon(4))
+    shown = _delivered_per_day(world)
+    counted = CountedDay.objects.count()
+    assert counted and shown[_day(4)] == 1
+    do_rebuild_measures()
+    assert not CountedDay.objects.exists() and not DailyWork.objects.exists()
+    record = AuditRecord.objects.get(action="insights.rebuild_measures")
+    assert record.detail["daily_roll_up_days_dropped"] == counted
+    assert _delivered_per_day(world) == shown

@@ -52,6 +52,7 @@ from relaydesk.demo.plan import (
 from relaydesk.demo.quality import DemoQuality
 from relaydesk.demo.roster import Roster
 from relaydesk.demo.service_levels import create_calendar, replay_every_clock, set_policies
+from relaydesk.insights.daily import do_count_settled_days
 from relaydesk.insights.measures import backfill_measures, measures_paused
 from relaydesk.routing.actions import do_hand_off, do_set_presence, push_on_arrival_paused
 from relaydesk.routing.models import PresenceStatus
@@ -209,6 +210,8 @@ def build_demo(
         say(f"dashboards: {backfill_measures()} items rolled up")
         say(set_objectives(world.clients, world.staff[Role.OPS_LEAD][0].user, now))
         say(load_demo_mail(world.clients, now))
+        # Last, once every item is in: the client dashboard's days are counted up front.
+        say(f"dashboards: {do_count_settled_days()} engagement-days counted")
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(

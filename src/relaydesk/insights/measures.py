@@ -335,17 +335,21 @@ def backfill_measures(
 def do_rebuild_measures(
     *, progress: Callable[[int, int], None] | None = None, at: dt.datetime | None = None
 ) -> int:
-    """Replay every item's row of the roll-up from its timeline, for repair; returns how many
+    """Replay every item's row of the roll-up from its timeline, and drop the client
+    dashboard's daily roll-up (counted again as it is shown), for repair; returns how many
     items. Runs for the provider (the operator's command); each batch is its own
     transaction, so a long rebuild holds no lock for long, and the audit trail records the
     rebuild once it is done."""
+    from relaydesk.insights.daily import forget_all_days  # it reads this module's UtcDate
+
     done = backfill_measures(progress=progress)
+    dropped = forget_all_days()
     with transaction.atomic():
         record(
             actor=None,
             action="insights.rebuild_measures",
             obj=None,
-            detail={"items": done},
+            detail={"items": done, "daily_roll_up_days_dropped": dropped},
             at=at,
         )
     return done
