@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
-from django.db.models import F, FloatField, Func
+from django.db.models import BigIntegerField, F, Func
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -134,27 +134,36 @@ class UtcMonth(TruncMonth):
         return f"substr({sql}, 1, 7) || '-01 00:00:00'", params
 
 
-class SecondsBetween(Func):
-    """Seconds from ``earlier`` to ``later``, to the millisecond, computed by the engine.
+def _sqlite_microseconds(sql: str) -> str:
+    """Microseconds since 1970 of a time as SQLite stores it (UTC text, the fraction
+    left out when it is zero), exactly: whole seconds by ``strftime``, then the digits."""
+    return (
+        f"(CAST(strftime('%%s', substr({sql}, 1, 19)) AS INTEGER) * 1000000"
+        f" + CAST(substr({sql} || '.000000', 21, 6) AS INTEGER))"
+    )
+
+
+class MicrosecondsBetween(Func):
+    """Microseconds from ``earlier`` to ``later``, exactly, computed by the engine.
 
     Django subtracts times on SQLite through a Python function called once per row;
-    ``julianday`` keeps a month of deliveries inside SQLite's own C code. PostgreSQL
-    subtracts natively.
+    here SQLite's own functions read the stored text, so a month of deliveries stays in
+    its C code. PostgreSQL subtracts natively (``EXTRACT`` of an interval is exact).
     """
 
-    output_field = FloatField()
+    output_field = BigIntegerField()
 
     def __init__(self, later: str, earlier: str) -> None:
         super().__init__(F(later), F(earlier))
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
         later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = f"ROUND((julianday({later[0]}) - julianday({earlier[0]})) * 86400000.0) / 1000.0"
-        return sql, (*later[1], *earlier[1])
+        sql = f"({_sqlite_microseconds(later[0])} - {_sqlite_microseconds(earlier[0])})"
+        return sql, (*later[1], *later[1], *earlier[1], *earlier[1])
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
         later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = f"ROUND(EXTRACT(EPOCH FROM ({later[0]} - {earlier[0]})) * 1000) / 1000.0"
+        sql = f"CAST(EXTRACT(EPOCH FROM ({later[0]} - {earlier[0]})) * 1000000 AS bigint)"
         return sql, (*later[1], *earlier[1])
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template import loader
 
@@ -54,6 +55,11 @@ class RequestAddressMiddleware:
 
 
 _NUL = "\x00"
+_TOO_BIG = {
+    RequestDataTooBig: "The request body is too large.",
+    TooManyFieldsSent: "The request has too many fields.",
+    TooManyFilesSent: "The request has too many files.",
+}
 NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
 
 
@@ -67,23 +73,42 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-def nul_field(request: HttpRequest) -> str | None:
-    """The name of the first parameter or form field holding a NUL character, if any.
+def _json_holds_nul(body: bytes) -> bool:
+    # A NUL is written \u0000 in UTF-8 JSON; UTF-16 and UTF-32 JSON, which json.loads
+    # also reads whatever the content type says, have raw zero bytes to look into.
+    if b"\\u0000" not in body and b"\x00" not in body:
+        return False
+    try:
+        return _holds_nul(json.loads(body))
+    except ValueError:
+        return False  # the API answers a body that is not JSON itself
 
-    Looks at the query string, form fields and JSON bodies; uploaded files are not
-    text and are checked by their own rules.
+
+def nul_field(request: HttpRequest) -> str | None:
+    """Where the request holds a NUL character, if anywhere: ``header.NAME``,
+    ``cookie.NAME``, ``query.NAME``, ``form.NAME`` or ``body``.
+
+    Under /api/ the body is read as JSON, whatever its content type (as the API reads
+    it); elsewhere the form fields of a POST. Uploaded files are not text and are
+    checked by their own rules.
     """
-    for source, values in (("query", request.GET), ("form", request.POST)):
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and _NUL in str(value):
+            return f"header.{key[5:].replace('_', '-').title()}"
+    for key, value in request.COOKIES.items():
+        if _NUL in key or _NUL in value:
+            return f"cookie.{key.replace(_NUL, '')}"
+    sources = [("query", request.GET)]
+    api = request.path.startswith("/api/")
+    if not api and request.method == "POST":
+        sources.append(("form", request.POST))
+    for source, values in sources:
         for key, items in values.lists():
             if _NUL in key or any(_NUL in item for item in items):
                 return f"{source}.{key.replace(_NUL, '')}"
-    if request.content_type == "application/json" and b"\\u0000" in request.body:
-        try:
-            parsed = json.loads(request.body)
-        except ValueError:
-            return None  # the API answers a body that is not JSON itself
-        if _holds_nul(parsed):
-            return "body"
+    # Reading the body caches it, so the API still parses it afterwards.
+    if api and request.method in ("POST", "PUT", "PATCH") and _json_holds_nul(request.body):
+        return "body"
     return None
 
 
@@ -98,7 +123,12 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        field = nul_field(request)
+        try:
+            field = nul_field(request)
+        except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as refused:
+            if not request.path.startswith("/api/"):
+                raise  # Django's 400 page
+            return JsonResponse({"detail": _TOO_BIG.get(type(refused), str(refused))}, status=400)
         if field is None:
             return self.get_response(request)
         if request.path.startswith("/api/"):
@@ -109,5 +139,5 @@ class RefuseNulMiddleware:
                 },
                 status=422,
             )
-        page = loader.get_template("400.html").render({"message": NUL_REFUSED})
+        page = loader.get_template("nul_refused.html").render({"message": NUL_REFUSED})
         return HttpResponse(page, status=400)

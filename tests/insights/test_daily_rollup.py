@@ -68,10 +68,10 @@ def test_settled_days_are_counted_once_and_the_last_two_live(world: World) -> No
     assert (world.engagement_a.pk, settled) in marked
     assert all(day <= settled for _, day in marked)
     kept = DailyWork.objects.get(day=_noon(5).date())
-    assert (kept.received, kept.delivered, kept.turnaround_seconds, kept.within_4h) == (
+    assert (kept.received, kept.delivered, kept.turnaround_microseconds, kept.within_4h) == (
         1,
         1,
-        3 * 3600.0,
+        3 * 3600 * 1_000_000,
         1,
     )
     # Shown again: nothing counted twice.
@@ -170,3 +170,40 @@ def test_rebuilding_the_measures_drops_the_daily_roll_up_which_is_counted_again(
     record = AuditRecord.objects.get(action="insights.rebuild_measures")
     assert record.detail["daily_roll_up_days_dropped"] == counted
     assert _delivered_per_day(world) == shown
+
+
+def test_a_day_forgotten_while_a_view_reads_is_counted_again_not_shown_empty(
+    world: World,
+) -> None:
+    from relaydesk.insights.daily import CountedWork
+    from relaydesk.insights.queries import daily_counts
+
+    item = _delivered(world, _noon(5) - dt.timedelta(hours=3), _noon(5))
+    today = timezone.now().astimezone(UTC).date()
+    work = CountedWork(WorkScope(client_id=world.client_a.pk), today - dt.timedelta(days=6), today)
+    # Between the view's count and its reads, the item is sent back and delivered again.
+    do_transition(
+        world.member_a,
+        item,
+        Action.REQUEST_REWORK,
+        note="Totals are off",
+        at=_noon(0) - dt.timedelta(hours=2),
+    )
+    do_transition(world.agent, item, Action.START, at=_noon(0) - dt.timedelta(hours=1))
+    do_transition(world.agent, item, Action.COMPLETE, at=_noon(0))
+    assert daily_counts(work, "received") == {_noon(5).date(): 1}
+    assert _noon(5).date() not in daily_counts(work, "delivered")
+
+
+def test_a_cancellation_written_on_a_settled_day_moves_the_backlog(world: World) -> None:
+    item, _ = do_submit_work_item(
+        world.member_a,
+        NewWorkItem(engagement_id=world.engagement_a.pk, service_slug="data-entry", title="Key"),
+        at=_noon(6),
+    )
+    today = timezone.now().astimezone(UTC).date()
+    board = client_dashboard(world.member_a, start=today - dt.timedelta(days=6), end=today)
+    assert board.chart("backlog").series[0].values == [1] * 7  # type: ignore[union-attr]
+    do_transition(world.member_a, item, Action.CANCEL, at=_noon(4))
+    board = client_dashboard(world.member_a, start=today - dt.timedelta(days=6), end=today)
+    assert board.chart("backlog").series[0].values == [1, 1, 0, 0, 0, 0, 0]  # type: ignore[union-attr]

@@ -1,5 +1,5 @@
 """Weeks, months and turnaround worked out inside the database engine agree with Python's
-calendar to the day and the millisecond, on SQLite and PostgreSQL alike."""
+calendar to the day and the microsecond, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.db.models import Count
 
-from relaydesk.figures import SecondsBetween, UtcMonth, UtcWeek
+from relaydesk.figures import MicrosecondsBetween, UtcMonth, UtcWeek
 from relaydesk.work.models import WorkItem
 from tests.conftest import World, submit
 
@@ -45,21 +45,30 @@ def test_turnaround_is_exact_at_the_bucket_edges(world: World) -> None:
     received = dt.datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     took = {
         "four hours": dt.timedelta(hours=4),
-        "a millisecond short": dt.timedelta(hours=4) - dt.timedelta(milliseconds=1),
+        "400 µs short": dt.timedelta(hours=4) - dt.timedelta(microseconds=400),
         "two days and a second": dt.timedelta(days=2, seconds=1),
+        "a microsecond": dt.timedelta(microseconds=1),
     }
     for title, duration in took.items():
         item = submit(world.member_a, world.engagement_a, title=title)
         WorkItem.objects.filter(pk=item.pk).update(
-            created_at=received, delivered_at=received + duration
+            created_at=received + dt.timedelta(microseconds=999_999),
+            delivered_at=received + dt.timedelta(microseconds=999_999) + duration,
         )
-    seconds = dict(
-        WorkItem.objects.annotate(took=SecondsBetween("delivered_at", "created_at")).values_list(
-            "title", "took"
-        )
+    measured = dict(
+        WorkItem.objects.annotate(
+            took=MicrosecondsBetween("delivered_at", "created_at")
+        ).values_list("title", "took")
     )
-    assert {title: float(value) for title, value in seconds.items()} == {
-        "four hours": 14400.0,
-        "a millisecond short": 14399.999,
-        "two days and a second": 172801.0,
+    assert measured == {
+        title: duration // dt.timedelta(microseconds=1) for title, duration in took.items()
     }
+    # The dashboard's buckets put 400 µs short of four hours under four hours.
+    from relaydesk.insights.daily import CountedWork, WorkScope
+    from relaydesk.insights.queries import turnaround_buckets
+
+    day = received.date()
+    buckets = turnaround_buckets(
+        CountedWork(WorkScope(client_id=world.client_a.pk), day, day + dt.timedelta(days=2))
+    )
+    assert buckets == [2, 1, 0, 0, 1, 0, 0]

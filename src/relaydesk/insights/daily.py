@@ -1,16 +1,21 @@
 """The client dashboard's daily roll-up (:class:`DailyWork`): counted once, read ever after.
 
 A settled day (one that ended more than a day ago) is counted from the work items the
-first time a dashboard, report or objective shows it, and kept; the last two days are
-always counted live. So a year's view reads a few thousand small rows instead of every
-item of the year, and the figures stay exactly those of the items.
+first time a dashboard, report or objective shows it (or by the worker, as it settles),
+and kept; the last two days are always counted live. So a year's view reads a few
+thousand small rows instead of every item of the year, and the figures stay exactly
+those of the items.
 
 An item changes a settled day only when it is delivered again long after its first
-delivery, or when history is written with a past date (the demo, imports): the action
-then forgets those days in its own transaction (:func:`forget_days`, through the
-``work_days_changed`` signal), and the next view counts them again. On PostgreSQL an
-advisory lock per engagement keeps a count and a forgetting from crossing; SQLite
-writes one transaction at a time anyway.
+delivery, or when history is written with a past date (the demo): the action then
+forgets those days in its own transaction (:func:`forget_days`, through the
+``work_days_changed`` signal), and they are counted again when next shown.
+
+Counting and forgetting never cross: on PostgreSQL a writer holds an advisory lock on
+the engagement, and a count only goes ahead if it gets that lock at once (else the view
+counts those days live); SQLite writes one transaction at a time. A view also checks,
+after each read, that no day it read was forgotten or counted again meanwhile (each
+count is stamped), and reads again if one was.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -29,7 +35,7 @@ from relaydesk.clients.models import Engagement
 from relaydesk.core.lifecycle import State
 from relaydesk.core.permissions import Permission, can
 from relaydesk.errors import NotAllowed
-from relaydesk.figures import SecondsBetween, utc_bounds
+from relaydesk.figures import MicrosecondsBetween, utc_bounds
 from relaydesk.insights.daily_models import CountedDay, DailyWork
 from relaydesk.insights.measure_models import ItemMeasure
 from relaydesk.insights.measures import UtcDate
@@ -42,6 +48,7 @@ __all__ = [
     "CountedWork",
     "WorkScope",
     "count_days",
+    "days_from",
     "do_count_settled_days",
     "forget_all_days",
     "forget_days",
@@ -68,7 +75,7 @@ BUCKET_FIELDS = (
     "within_120h",
     "over_120h",
 )
-COUNTED_FIELDS = ("received", "delivered", "cancelled", "turnaround_seconds", *BUCKET_FIELDS)
+COUNTED_FIELDS = ("received", "delivered", "cancelled", "turnaround_microseconds", *BUCKET_FIELDS)
 # The dimensions of a row, as ``values()`` names.
 _KEY = ("client_id", "engagement_id", "service_id", "jurisdiction", "day")
 # pg_advisory_xact_lock(class, engagement): class 0x5244 is "RD".
@@ -140,16 +147,16 @@ def work_scope(
 
 def count_days(
     items: QuerySet[WorkItem], begin: dt.datetime, finish: dt.datetime
-) -> dict[Key, dict[str, float]]:
+) -> dict[Key, dict[str, int]]:
     """What ``items`` add to each row of the roll-up from ``begin`` to ``finish``: counted
     by the database, three grouped queries whatever the length of the period."""
-    counted: dict[Key, dict[str, float]] = defaultdict(lambda: dict.fromkeys(COUNTED_FIELDS, 0))
+    counted: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTED_FIELDS, 0))
 
     def add(rows: Iterable[Mapping[str, object]], fields: Iterable[str]) -> None:
         for row in rows:
             key = tuple(row[name] for name in _KEY)
             for name in fields:
-                counted[key][name] += row[name] or 0  # type: ignore[index,operator]
+                counted[key][name] += int(row[name] or 0)  # type: ignore[index,call-overload]
 
     received = (
         items.filter(created_at__gte=begin, created_at__lt=finish)
@@ -162,7 +169,7 @@ def count_days(
     buckets: dict[str, Count] = {}
     lower: int | None = None
     for name, (_, hours) in zip(BUCKET_FIELDS, TURNAROUND_BUCKETS, strict=True):
-        upper = hours * 3600 if hours is not None else None
+        upper = hours * 3_600_000_000 if hours is not None else None
         condition = Q()
         if lower is not None:
             condition &= Q(took__gte=lower)
@@ -172,12 +179,14 @@ def count_days(
         lower = upper
     delivered = (
         items.filter(delivered_at__gte=begin, delivered_at__lt=finish)
-        .annotate(day=UtcDate("delivered_at"), took=SecondsBetween("delivered_at", "created_at"))
+        .annotate(
+            day=UtcDate("delivered_at"), took=MicrosecondsBetween("delivered_at", "created_at")
+        )
         .values(*_KEY)
-        .annotate(delivered=Count("pk"), turnaround_seconds=Sum("took"), **buckets)
+        .annotate(delivered=Count("pk"), turnaround_microseconds=Sum("took"), **buckets)
         .order_by()
     )
-    add(delivered, ("delivered", "turnaround_seconds", *BUCKET_FIELDS))
+    add(delivered, ("delivered", "turnaround_microseconds", *BUCKET_FIELDS))
     cancelled = (
         items.filter(
             state=State.CANCELLED.value,
@@ -194,16 +203,29 @@ def count_days(
     return counted
 
 
-def _lock(engagement_ids: Iterable[int]) -> None:
-    """Hold the engagements' roll-up until the transaction ends (PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for engagement_id in sorted(set(engagement_ids)):
+def _lock(engagement_id: int) -> None:
+    """Hold the engagement's roll-up until the transaction ends (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, engagement_id])
 
 
-def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+def _try_lock(engagement_ids: Iterable[int]) -> bool:
+    """Take the engagements' roll-up until the transaction ends if no one holds it
+    (PostgreSQL; SQLite's transactions already take turns). Never waits, so a count can
+    neither deadlock with another nor hold up the writers behind a slow page."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_and(pg_try_advisory_xact_lock(%s, e)) FROM unnest(%s::bigint[]) e",
+            [_LOCK_CLASS, sorted(set(engagement_ids))],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def days_from(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from ``first`` to ``last``, both included."""
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
@@ -215,31 +237,44 @@ def _uncounted(
             engagement_id__in=list(engagements), day__gte=first, day__lte=last
         ).values_list("engagement_id", "day")
     )
-    return {(e, day) for e in engagements for day in _days(first, last)} - done
+    return {(e, day) for e in engagements for day in days_from(first, last)} - done
 
 
-def _count_settled(scope: WorkScope, first: dt.date, last: dt.date) -> int:
-    """Count the scope's settled days from ``first`` to ``last`` not yet in the roll-up;
-    returns how many engagement-days were counted."""
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """``days`` as runs of consecutive days (first, last)."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _count_settled(engagements: dict[int, int], first: dt.date, last: dt.date) -> int | None:
+    """Count the settled days of ``engagements`` (id to client id) from ``first`` to
+    ``last`` not yet in the roll-up; returns how many engagement-days were counted, or
+    None when another transaction holds them (the caller counts them live)."""
     last = min(last, last_settled_day())
-    if first > last:
+    if first > last or not engagements:
         return 0
-    engagements = dict(scope.engagements().values_list("pk", "client_id"))
-    if not engagements or not _uncounted(engagements, first, last):
+    missing = _uncounted(engagements, first, last)
+    if not missing:
         return 0
     with transaction.atomic():
-        _lock(engagements)
+        if not _try_lock({e for e, _ in missing}):
+            return None
         missing = _uncounted(engagements, first, last)  # again, under the lock
-        if not missing:
-            return 0
-        begin, finish = utc_bounds(min(d for _, d in missing), max(d for _, d in missing))
-        engaged = sorted({e for e, _ in missing})
-        counted = count_days(WorkItem.objects.filter(engagement_id__in=engaged), begin, finish)
-        DailyWork.objects.bulk_create(
-            DailyWork(**dict(zip(_KEY, key, strict=True)), **figures)
-            for key, figures in counted.items()
-            if (key[1], key[4]) in missing
-        )
+        # Run by run, so an old day forgotten beside the newest costs a day, not the span.
+        for start, end in _runs(day for _, day in missing):
+            engaged = sorted({e for e, day in missing if start <= day <= end})
+            items = WorkItem.objects.filter(engagement_id__in=engaged)
+            counted = count_days(items, *utc_bounds(start, end))
+            DailyWork.objects.bulk_create(
+                DailyWork(**dict(zip(_KEY, key, strict=True)), **figures)
+                for key, figures in counted.items()
+                if (key[1], key[4]) in missing
+            )
         CountedDay.objects.bulk_create(
             CountedDay(client_id=engagements[e], engagement_id=e, day=day) for e, day in missing
         )
@@ -254,7 +289,8 @@ def do_count_settled_days(*, days: int = 400) -> int:
     history, later ones the day that has just settled.
     """
     last = last_settled_day()
-    return _count_settled(WorkScope(None), last - dt.timedelta(days=days - 1), last)
+    engagements = dict(Engagement.objects.values_list("pk", "client_id"))
+    return _count_settled(engagements, last - dt.timedelta(days=days - 1), last) or 0
 
 
 class CountedWork:
@@ -264,51 +300,94 @@ class CountedWork:
 
     def __init__(self, scope: WorkScope, start: dt.date, end: dt.date) -> None:
         self.scope, self.start, self.end = scope, start, end
+        self._engagements = dict(scope.engagements().values_list("pk", "client_id"))
         settled = last_settled_day()
-        self._kept_last = min(end, settled) if start <= settled else None
+        self._kept_last: dt.date | None = min(end, settled) if start <= settled else None
+        self._stamp: tuple[int, dt.datetime | None] | None = None
         if self._kept_last is not None:
-            _count_settled(scope, start, self._kept_last)
-        self._live: dict[Key, dict[str, float]] = {}
-        if end > settled:
-            begin, finish = utc_bounds(max(start, settled + dt.timedelta(days=1)), end)
-            self._live = count_days(scope.items(), begin, finish)
+            if _count_settled(self._engagements, start, self._kept_last) is None:
+                self._kept_last = None  # being counted elsewhere: count this view live
+            else:
+                self._stamp = self._counted_stamp()
+        live_from = start if self._kept_last is None else self._kept_last + dt.timedelta(days=1)
+        self._live: dict[Key, dict[str, int]] = {}
+        if live_from <= end:
+            self._live = count_days(scope.items(), *utc_bounds(live_from, end))
+
+    def _counted_stamp(self) -> tuple[int, dt.datetime | None]:
+        """How many of the period's days are counted, and when the latest was: a day
+        forgotten changes the first, a day counted again the second."""
+        marks = CountedDay.objects.filter(
+            engagement_id__in=list(self._engagements),
+            day__gte=self.start,
+            day__lte=self._kept_last,
+        ).aggregate(n=Count("pk"), latest=Max("counted_at"))
+        return marks["n"], marks["latest"]
+
+    def _kept(self, by: tuple[str, ...], fields: tuple[str, ...]) -> list[Mapping[str, Any]]:
+        """The roll-up's rows of the settled days summed by ``by``, as read while none of
+        them changed (read again, a few times, if one did; else counted from the items)."""
+        assert self._kept_last is not None
+        rows = self.scope.rows().filter(day__gte=self.start, day__lte=self._kept_last)
+        sums = {name: Sum(name) for name in fields}
+        for _ in range(3):
+            read = (
+                list(rows.values(*by).annotate(**sums).order_by())
+                if by
+                else [rows.aggregate(**sums)]
+            )
+            stamp = self._counted_stamp()
+            if stamp == self._stamp:
+                return read
+            # A day was forgotten or counted again while it was read: count what is
+            # missing, and read once more.
+            if _count_settled(self._engagements, self.start, self._kept_last) is None:
+                break
+            self._stamp = self._counted_stamp()
+        counted = count_days(self.scope.items(), *utc_bounds(self.start, self._kept_last))
+        return _grouped(counted, by, fields)
 
     def summed(
         self, by: tuple[str, ...], fields: tuple[str, ...]
-    ) -> dict[tuple[object, ...], dict[str, float]]:
+    ) -> dict[tuple[object, ...], dict[str, int]]:
         """``fields`` added up per value of the ``by`` dimensions (``day``,
         ``engagement_id``, ``service_id``, ``jurisdiction``; none: one total under ``()``);
         one query of the roll-up."""
-        totals: dict[tuple[object, ...], dict[str, float]] = defaultdict(
+        totals: dict[tuple[object, ...], dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(fields, 0)
         )
+        parts = _grouped(self._live, by, fields)
         if self._kept_last is not None:
-            rows = self.scope.rows().filter(day__gte=self.start, day__lte=self._kept_last)
-            sums = {name: Sum(name) for name in fields}
-            if by:
-                grouped = list(rows.values(*by).annotate(**sums).order_by())
-            else:
-                grouped = [rows.aggregate(**sums)]
-            for row in grouped:
-                key = tuple(row[name] for name in by)
-                for name in fields:
-                    totals[key][name] += row[name] or 0
-        for row_key, figures in self._live.items():
-            dimensions = dict(zip(_KEY, row_key, strict=True))
-            key = tuple(dimensions[name] for name in by)
+            parts += self._kept(by, fields)
+        for row in parts:
+            key = tuple(row[name] for name in by)
             for name in fields:
-                totals[key][name] += figures[name]
+                totals[key][name] += int(row[name] or 0)
         return dict(totals)
+
+
+def _grouped(
+    counted: Mapping[Key, Mapping[str, int]], by: tuple[str, ...], fields: tuple[str, ...]
+) -> list[Mapping[str, Any]]:
+    """Rows of :func:`count_days` as ``values(*by)`` rows with their ``fields``."""
+    rows: list[Mapping[str, Any]] = []
+    for key, figures in counted.items():
+        row: dict[str, Any] = dict(zip(_KEY, key, strict=True))
+        row.update((name, figures[name]) for name in fields)
+        rows.append(row)
+    return rows
 
 
 def forget_days(engagement_id: int, days: Iterable[dt.date]) -> None:
     """Drop the roll-up of ``engagement_id`` on those of ``days`` it keeps, in the caller's
     transaction: an item on them changed, and they are counted again when next shown."""
-    settled = last_settled_day()
-    past = {day for day in days if day <= settled}
+    # A day later too: a change begun before midnight may commit after it, when its
+    # day has just settled and may be counted.
+    reach = last_settled_day() + dt.timedelta(days=1)
+    past = {day for day in days if day <= reach}
     if not past:
         return
-    _lock([engagement_id])
+    _lock(engagement_id)
     DailyWork.objects.filter(engagement_id=engagement_id, day__in=past).delete()
     CountedDay.objects.filter(engagement_id=engagement_id, day__in=past).delete()
 
@@ -323,7 +402,8 @@ def on_work_days_changed(
 def forget_all_days() -> int:
     """Drop the whole roll-up (it is counted again as it is shown); returns the days dropped."""
     with transaction.atomic():
-        _lock(Engagement.objects.values_list("pk", flat=True))
+        for engagement_id in Engagement.objects.order_by("pk").values_list("pk", flat=True):
+            _lock(engagement_id)
         DailyWork.objects.all().delete()
         dropped, _ = CountedDay.objects.all().delete()
     return dropped

@@ -1,14 +1,16 @@
 """The daily roll-up of the client dashboard: what arrived, was delivered or cancelled on
 each UTC day, per engagement, service and jurisdiction.
 
-Filled the first time a day is shown, once the day is settled (two days old); a change
-that moves an item on a settled day (a late redelivery) forgets that day in its own
-transaction, and the next view counts it again. See :mod:`relaydesk.insights.daily`.
+Counted the first time a day is shown (or by the worker), once the day is settled; a
+change that moves an item on a settled day forgets that day in its own transaction, and
+it is counted again. Derived from the items: dropped with its engagement. See
+:mod:`relaydesk.insights.daily`.
 """
 
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class DailyWork(models.Model):
@@ -16,8 +18,8 @@ class DailyWork(models.Model):
 
     The counts follow the dashboard's definitions (:mod:`relaydesk.insights.queries`):
     received on the day, latest delivery on the day, cancelled undelivered on the day;
-    ``turnaround_seconds`` adds up receipt to delivery of the day's deliveries and the
-    ``within_*`` columns count them into the turnaround buckets.
+    ``turnaround_microseconds`` adds up receipt to delivery of the day's deliveries,
+    exactly, and the ``within_*`` columns count them into the turnaround buckets.
     """
 
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
@@ -28,7 +30,7 @@ class DailyWork(models.Model):
     received = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
-    turnaround_seconds = models.FloatField(default=0)
+    turnaround_microseconds = models.BigIntegerField(default=0)
     within_4h = models.PositiveIntegerField(default=0)
     within_8h = models.PositiveIntegerField(default=0)
     within_24h = models.PositiveIntegerField(default=0)
@@ -60,6 +62,9 @@ class CountedDay(models.Model):
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
     engagement = models.ForeignKey("clients.Engagement", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    counted_at = models.DateTimeField(
+        default=timezone.now, help_text="When the day was counted (a recount is later)."
+    )
 
     class Meta:
         ordering = ["engagement_id", "day"]

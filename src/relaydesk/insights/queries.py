@@ -45,6 +45,7 @@ from relaydesk.insights.daily import (
     TURNAROUND_BUCKETS,
     CountedWork,
     WorkScope,
+    days_from,
     work_scope,
 )
 from relaydesk.insights.measures import UtcDate
@@ -69,11 +70,8 @@ __all__ = [
 # A service or jurisdiction chart shows this many bars; the rest are summed as "Other".
 _MOST_BARS = 12
 _HOUR = Decimal(3600)
+_HOUR_IN_MICROSECONDS = Decimal(3_600_000_000)
 _FTE_DAYS_PER_MONTH = Decimal("365") / 12
-
-
-def _days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def _half_up(value: Decimal, places: str = "0.1") -> Decimal:
@@ -124,8 +122,8 @@ def backlog_series(work: CountedWork) -> list[int]:
     begin, _ = utc_bounds(work.start, work.end)
     items = work.scope.items()
     # Open at ``begin``: received before it and delivered after it or not at all, less
-    # those cancelled before it. Counted from the period's side, so the work is the
-    # period's and the open items', never the whole history's.
+    # those cancelled before it. Read from the delivery side of an index, so the count
+    # touches the period's deliveries and the undelivered items, not every delivery ever.
     before = (
         items.filter(created_at__lt=begin)
         .filter(Q(delivered_at__isnull=True) | Q(delivered_at__gte=begin))
@@ -134,7 +132,7 @@ def backlog_series(work: CountedWork) -> list[int]:
     )
     moves = work.summed(("day",), ("received", "delivered", "cancelled"))
     series, level = [], before
-    for day in _days(work.start, work.end):
+    for day in days_from(work.start, work.end):
         figures = moves.get((day,))
         if figures:
             level += int(figures["received"] - figures["delivered"] - figures["cancelled"])
@@ -145,12 +143,12 @@ def backlog_series(work: CountedWork) -> list[int]:
 def mean_turnaround_hours(work: CountedWork) -> tuple[Decimal | None, int]:
     """The mean turnaround in hours (half up, one decimal) of the items delivered in
     ``work``'s period, and how many there were."""
-    figures = work.summed((), ("delivered", "turnaround_seconds")).get(())
+    figures = work.summed((), ("delivered", "turnaround_microseconds")).get(())
     delivered = int(figures["delivered"]) if figures else 0
     if not figures or not delivered:
         return None, 0
-    seconds = Decimal(str(round(figures["turnaround_seconds"], 3)))
-    return _half_up(seconds / delivered / _HOUR), delivered
+    took = Decimal(figures["turnaround_microseconds"])
+    return _half_up(took / delivered / _HOUR_IN_MICROSECONDS), delivered
 
 
 def turnaround_buckets(work: CountedWork) -> list[int]:
@@ -198,8 +196,8 @@ def _worked_by_engagement_day(
 ) -> dict[tuple[int, dt.date], int]:
     """Seconds worked on the scope's items of ``engagement_ids`` completed on each UTC day,
     per engagement."""
-    # Read off the roll-up alone: one index holds engagement, completion time and worked
-    # time, so a year of an engagement's work is read without touching the items.
+    # Read off the per-item roll-up, narrowed by its own engagement and completion time
+    # (an index of both carries the worked time), without joining the items.
     rows = (
         scope.measures()
         .filter(
@@ -237,7 +235,7 @@ def cost_by_day(work: CountedWork, engagements: QuerySet[Engagement]) -> list[Co
     agents.
     """
     begin, finish = utc_bounds(work.start, work.end)
-    days = _days(work.start, work.end)
+    days = days_from(work.start, work.end)
     position = {day: n for n, day in enumerate(days)}
     priced = list(engagements.annotate(staff=Count("dedicated_agents")).order_by("pk"))
     bases = {e.pricing_basis for e in priced}
@@ -314,7 +312,7 @@ def client_dashboard(
     )
     scope = work_scope(actor, engagement_id=engagement_id, service_id=service_id)
     work = CountedWork(scope, start, end)
-    days = _days(start, end)
+    days = days_from(start, end)
     labels = [_day_label(d) for d in days]
     received = daily_counts(work, "received")
     delivered = daily_counts(work, "delivered")

@@ -397,8 +397,8 @@ class SlaClock(models.Model):
             # The watch: open clocks by due time.
             models.Index(fields=["status", "due_at"], name="sla_clock_watch"),
             # Attainment, one client's and every client's: clocks met by when they stopped,
-            # clocks missed by when they passed their due time, each counted off an index
-            # that holds all it reads.
+            # clocks missed by when they passed their due time, each narrowed by an index
+            # of its own time column.
             models.Index(
                 fields=["client", "kind", "status", "stopped_at"], name="sla_clock_client_met"
             ),

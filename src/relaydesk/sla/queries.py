@@ -252,8 +252,8 @@ def attainment_figures(
     )
     begin, finish = utc_bounds(start, end)
     # A miss counts on the day it happened, whenever the clock stops after it. The two
-    # outcomes are counted apart, each on its own time column, so each is read off an
-    # index that holds the client, the kind, the status and that time.
+    # outcomes are counted apart, each narrowed on its own time column by an index of
+    # the client, the kind, the status and that time.
     key, label = _group_columns(group_by)
     counts: dict[object, dict[str, Any]] = {}
     for status, column in ((ClockStatus.MET, "stopped_at"), (ClockStatus.BREACHED, "breached_at")):
