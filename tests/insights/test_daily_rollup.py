@@ -39,6 +39,19 @@ def _delivered(world: World, received: dt.datetime, delivered: dt.datetime) -> W
     return item
 
 
+def _delivered_again_today(world: World, item: WorkItem) -> None:
+    """The client sends ``item`` back this morning and it is delivered again at noon."""
+    do_transition(
+        world.member_a,
+        item,
+        Action.REQUEST_REWORK,
+        note="Totals are off",
+        at=_noon(0) - dt.timedelta(hours=2),
+    )
+    do_transition(world.agent, item, Action.START, at=_noon(0) - dt.timedelta(hours=1))
+    do_transition(world.agent, item, Action.COMPLETE, at=_noon(0))
+
+
 def _delivered_per_day(world: World, days: int = 7) -> dict[str, int]:
     today = timezone.now().astimezone(UTC).date()
     board = client_dashboard(world.member_a, start=today - dt.timedelta(days=days - 1), end=today)
@@ -84,15 +97,7 @@ def test_a_late_redelivery_moves_the_item_off_its_kept_day(world: World) -> None
     assert _delivered_per_day(world)[_day(5)] == 1
     assert CountedDay.objects.filter(engagement=item.engagement, day=_noon(5).date()).exists()
     # The client sends it back today and it is delivered again.
-    do_transition(
-        world.member_a,
-        item,
-        Action.REQUEST_REWORK,
-        note="Totals are off",
-        at=_noon(0) - dt.timedelta(hours=2),
-    )
-    do_transition(world.agent, item, Action.START, at=_noon(0) - dt.timedelta(hours=1))
-    do_transition(world.agent, item, Action.COMPLETE, at=_noon(0))
+    _delivered_again_today(world, item)
     shown = _delivered_per_day(world)
     assert shown[_day(5)] == 0 and shown[_day(0)] == 1
     # The backlog follows: open from receipt until the latest delivery.
@@ -112,15 +117,7 @@ def test_a_change_that_rolls_back_forgets_nothing(world: World) -> None:
         pass
 
     with pytest.raises(Undo), transaction.atomic():
-        do_transition(
-            world.member_a,
-            item,
-            Action.REQUEST_REWORK,
-            note="Totals are off",
-            at=_noon(0) - dt.timedelta(hours=2),
-        )
-        do_transition(world.agent, item, Action.START, at=_noon(0) - dt.timedelta(hours=1))
-        do_transition(world.agent, item, Action.COMPLETE, at=_noon(0))
+        _delivered_again_today(world, item)
         assert WorkItem.objects.get(pk=item.pk).delivered_at == _noon(0)
         assert not CountedDay.objects.filter(
             engagement=item.engagement, day=_noon(5).date()
@@ -182,15 +179,7 @@ def test_a_day_forgotten_while_a_view_reads_is_counted_again_not_shown_empty(
     today = timezone.now().astimezone(UTC).date()
     work = CountedWork(WorkScope(client_id=world.client_a.pk), today - dt.timedelta(days=6), today)
     # Between the view's count and its reads, the item is sent back and delivered again.
-    do_transition(
-        world.member_a,
-        item,
-        Action.REQUEST_REWORK,
-        note="Totals are off",
-        at=_noon(0) - dt.timedelta(hours=2),
-    )
-    do_transition(world.agent, item, Action.START, at=_noon(0) - dt.timedelta(hours=1))
-    do_transition(world.agent, item, Action.COMPLETE, at=_noon(0))
+    _delivered_again_today(world, item)
     assert daily_counts(work, "received") == {_noon(5).date(): 1}
     assert _noon(5).date() not in daily_counts(work, "delivered")
 

@@ -78,7 +78,7 @@ BUCKET_FIELDS = (
 COUNTED_FIELDS = ("received", "delivered", "cancelled", "turnaround_microseconds", *BUCKET_FIELDS)
 # The dimensions of a row, as ``values()`` names.
 _KEY = ("client_id", "engagement_id", "service_id", "jurisdiction", "day")
-# pg_advisory_xact_lock(class, engagement): class 0x5244 is "RD".
+# Advisory lock keys: this class ("RD") in the high 32 bits, the engagement below.
 _LOCK_CLASS = 0x5244
 # Days that ended less than this long ago are counted live: work still lands on them.
 _LIVE_DAYS = 2
@@ -203,11 +203,16 @@ def count_days(
     return counted
 
 
+def _lock_key(engagement_id: int) -> int:
+    """The advisory lock key of an engagement's roll-up: a class of its own, then the id."""
+    return (_LOCK_CLASS << 32) | engagement_id
+
+
 def _lock(engagement_id: int) -> None:
     """Hold the engagement's roll-up until the transaction ends (PostgreSQL)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, engagement_id])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [_lock_key(engagement_id)])
 
 
 def _try_lock(engagement_ids: Iterable[int]) -> bool:
@@ -218,8 +223,8 @@ def _try_lock(engagement_ids: Iterable[int]) -> bool:
         return True
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT bool_and(pg_try_advisory_xact_lock(%s, e)) FROM unnest(%s::bigint[]) e",
-            [_LOCK_CLASS, sorted(set(engagement_ids))],
+            "SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) k",
+            [[_lock_key(e) for e in sorted(set(engagement_ids))]],
         )
         return bool(cursor.fetchone()[0])
 
