@@ -357,7 +357,7 @@ class CountedWork:
     ) -> dict[tuple[object, ...], dict[str, int]]:
         """``fields`` added up per value of the ``by`` dimensions (``day``,
         ``engagement_id``, ``service_id``, ``jurisdiction``; none: one total under ``()``);
-        one query of the roll-up."""
+        one query of the roll-up, and one of its marks to see nothing moved meanwhile."""
         totals: dict[tuple[object, ...], dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(fields, 0)
         )
