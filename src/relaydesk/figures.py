@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import BigIntegerField, F, Func
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models.functions import ExtractHour, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -101,6 +101,35 @@ def utc_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     begin = dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC)
     finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
     return begin, finish
+
+
+class UtcHour(ExtractHour):
+    """``ExtractHour(column, tzinfo=UTC)``: the UTC hour of the day (0–23) of a time.
+
+    On PostgreSQL it is exactly that (``EXTRACT(HOUR FROM … AT TIME ZONE 'UTC')``). On
+    SQLite, where Django extracts through a Python function called once per row, the hour
+    is read straight off the stored text (UTC, ``YYYY-MM-DD HH:MM:SS``), so grouping a
+    month of items by hour stays in the database engine.
+    """
+
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        super().__init__(expression, tzinfo=dt.UTC, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.lhs)
+        return f"CAST(substr({sql}, 12, 2) AS integer)", params
+
+
+class UtcDate(TruncDate):
+    """``TruncDate(column, tzinfo=UTC)``: the UTC day of a time, read off SQLite's stored
+    text there (see :class:`UtcHour`)."""
+
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        super().__init__(expression, tzinfo=dt.UTC, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.lhs)
+        return f"substr({sql}, 1, 10)", params
 
 
 class UtcWeek(TruncWeek):

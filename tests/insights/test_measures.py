@@ -340,7 +340,7 @@ def test_utc_hours_and_days_read_off_the_stored_time_are_djangos_own(
 ) -> None:
     from django.db.models.functions import ExtractHour, TruncDate
 
-    from relaydesk.insights.measures import UtcDate, UtcHour
+    from relaydesk.figures import UtcDate, UtcHour
 
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         for when in (

@@ -35,10 +35,9 @@ from relaydesk.clients.models import Engagement
 from relaydesk.core.lifecycle import State
 from relaydesk.core.permissions import Permission, can
 from relaydesk.errors import NotAllowed
-from relaydesk.figures import MicrosecondsBetween, utc_bounds
+from relaydesk.figures import MicrosecondsBetween, UtcDate, utc_bounds
 from relaydesk.insights.daily_models import CountedDay, DailyWork
 from relaydesk.insights.measure_models import ItemMeasure
-from relaydesk.insights.measures import UtcDate
 from relaydesk.work.models import WorkItem
 
 __all__ = [

@@ -35,10 +35,10 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
-from django.db.models.functions import ExtractHour, TruncDate
 
 from relaydesk.audit.actions import record
 from relaydesk.core.lifecycle import Action, State
+from relaydesk.insights.daily import forget_all_days
 from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
@@ -46,8 +46,6 @@ __all__ = [
     "MEASURE_FIELDS",
     "Replayed",
     "Spell",
-    "UtcDate",
-    "UtcHour",
     "backfill_measures",
     "connect_measures",
     "do_rebuild_measures",
@@ -340,8 +338,6 @@ def do_rebuild_measures(
     items. Runs for the provider (the operator's command); each batch is its own
     transaction, so a long rebuild holds no lock for long, and the audit trail records the
     rebuild once it is done."""
-    from relaydesk.insights.daily import forget_all_days  # it reads this module's UtcDate
-
     done = backfill_measures(progress=progress)
     dropped = forget_all_days()
     with transaction.atomic():
@@ -353,35 +349,6 @@ def do_rebuild_measures(
             at=at,
         )
     return done
-
-
-class UtcHour(ExtractHour):
-    """``ExtractHour(column, tzinfo=UTC)``: the UTC hour of the day (0–23) of a time.
-
-    On PostgreSQL it is exactly that (``EXTRACT(HOUR FROM … AT TIME ZONE 'UTC')``). On
-    SQLite, where Django extracts through a Python function called once per row, the hour
-    is read straight off the stored text (UTC, ``YYYY-MM-DD HH:MM:SS``), so grouping a
-    month of items by hour stays in the database engine.
-    """
-
-    def __init__(self, expression: Any, **extra: Any) -> None:
-        super().__init__(expression, tzinfo=dt.UTC, **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        sql, params = compiler.compile(self.lhs)
-        return f"CAST(substr({sql}, 12, 2) AS integer)", params
-
-
-class UtcDate(TruncDate):
-    """``TruncDate(column, tzinfo=UTC)``: the UTC day of a time, read off SQLite's stored
-    text there (see :class:`UtcHour`)."""
-
-    def __init__(self, expression: Any, **extra: Any) -> None:
-        super().__init__(expression, tzinfo=dt.UTC, **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        sql, params = compiler.compile(self.lhs)
-        return f"substr({sql}, 1, 10)", params
 
 
 def handled_seconds_total(

@@ -49,10 +49,9 @@ from relaydesk.core.permissions import Permission, can
 from relaydesk.core.shifts import ShiftCalendar
 from relaydesk.core.sla import ClockKind
 from relaydesk.errors import NotAllowed
-from relaydesk.figures import check_figures_request, utc_bounds
+from relaydesk.figures import UtcDate, UtcHour, check_figures_request, utc_bounds
 from relaydesk.insights.charts import Chart, Series
 from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
-from relaydesk.insights.measures import UtcDate, UtcHour
 from relaydesk.quality.queries import QualityRow, quality_figures
 from relaydesk.routing.queries import CalendarBook
 from relaydesk.sla.queries import AttainmentRow, attainment_figures

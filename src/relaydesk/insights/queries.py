@@ -38,7 +38,7 @@ from relaydesk.core.lifecycle import State
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.sla import ClockKind
 from relaydesk.errors import NotAllowed
-from relaydesk.figures import check_figures_request, utc_bounds
+from relaydesk.figures import UtcDate, check_figures_request, utc_bounds
 from relaydesk.insights.charts import Chart, Series
 from relaydesk.insights.daily import (
     BUCKET_FIELDS,
@@ -48,7 +48,6 @@ from relaydesk.insights.daily import (
     days_from,
     work_scope,
 )
-from relaydesk.insights.measures import UtcDate
 from relaydesk.insights.models import Objective
 from relaydesk.quality.queries import quality_figures
 from relaydesk.sla.queries import attainment_figures

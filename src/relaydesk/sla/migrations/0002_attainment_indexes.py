@@ -6,9 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0005_engagement_calendar'),
         ('sla', '0001_initial'),
-        ('work', '0013_dashboard_indexes'),
     ]
 
     operations = [
