@@ -23,7 +23,8 @@ Definitions:
   progress at once fill the hour, never more); time in progress off shift (an item left
   in progress overnight) does not count;
 - *utilisation*: handled time on shift as a share of the time on shift in the period, up
-  to now, so never above 100 % for an agent; a team's or site's is its agents' handled
+  to now, so never above 100 % for an agent (time in progress counts once its spell ends:
+  the agent stops, completes or hands the item on); a team's or site's is its agents' handled
   time on shift over their time on shift (with an engagement chosen: the share of shift
   time spent on its items);
 - *team*: the agents working the same named shift at a site (Manila · Night); an agent
@@ -769,7 +770,8 @@ class OperationsDashboard:
                 unit="%",
                 label_heading="Site",
                 note=(
-                    "Utilisation: time with work in progress on shift over time on shift. "
+                    "Utilisation: time on items during the shift (items worked at once fill an "
+                    "hour at most) over time on shift. "
                     "SLA: turnaround clocks met."
                 ),
             ),
