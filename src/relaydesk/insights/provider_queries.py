@@ -421,7 +421,7 @@ def _on_shift_in_hours(
             slices = slices.filter(engagement_id=engagement_id)
         for user_id, hour, start, end in slices.values_list(
             "agent_id", "hour", "started_at", "ended_at"
-        ):
+        ).order_by():
             on_shift = partly[user_id].get(hour.astimezone(dt.UTC))
             if on_shift is None:
                 continue
