@@ -201,6 +201,7 @@ def test_the_pdf_is_stored_encrypted_and_a_changed_file_is_refused(
     refused = browser.get(f"/dashboard/reports/{report.pk}/report.pdf")
     assert refused.status_code == 409
     assert "cannot be decrypted" in refused.content.decode()
+    assert "You can't open this page" not in refused.content.decode()  # the report's page
     assert AuditRecord.objects.filter(action="report.decrypt_failed").count() == 1
 
 

@@ -250,6 +250,7 @@ def test_a_report_past_retention_loses_its_pdf_and_commentary_and_keeps_a_tombst
         gone = browser.get(f"/dashboard/reports/{old.pk}/{suffix}")
         assert gone.status_code == 410
         assert "deleted on" in gone.content.decode()
+        assert "You can't open this page" not in gone.content.decode()  # the report's page
     _, secret = do_create_api_token(world.member_a, name="retention")
     api = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
     (listed,) = api.get("/api/v1/reports").json()["items"]

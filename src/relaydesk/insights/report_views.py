@@ -160,6 +160,11 @@ def report_commentary(request: HttpRequest, report_id: int) -> HttpResponse:
             record_refusal(request, refusal, report, report.client_id)
             if refusal.status == 403:
                 return render(request, "403.html", {"reason": refusal.message}, status=403)
+            if refusal.status == 410:
+                # Deleted under retention meanwhile: the page no longer offers the form,
+                # so the reason goes above it.
+                messages.error(request, refusal.message)
+                return _detail_page(request, report, status=410)
             form.add_error("commentary", refusal.message)
         else:
             messages.success(request, "Commentary saved; the PDF shows it.")
@@ -169,12 +174,15 @@ def report_commentary(request: HttpRequest, report_id: int) -> HttpResponse:
 
 def _serve(request: HttpRequest, report_id: int, make: downloads.Maker) -> HttpResponse:
     """A report's download; one refused (deleted under retention, or failing to decrypt)
-    says why on an error page with its status (410, 409)."""
+    shows the report's page with the reason, under its status (410, 409)."""
     report = _report(request, report_id)
     try:
         response = make(_user(request), report, client_ip(request))
     except ActionRefused as refusal:
-        return render(request, "403.html", {"reason": refusal.message}, status=refusal.status)
+        if refusal.status == 403:
+            return render(request, "403.html", {"reason": refusal.message}, status=403)
+        messages.error(request, refusal.message)
+        return _detail_page(request, report, status=refusal.status)
     # The page guards are typed for HttpResponse; a streamed file goes out the same way.
     return cast(HttpResponse, response)
 
