@@ -309,3 +309,38 @@ def test_every_reports_operation_follows_the_permission_matrix(world: World, who
         if path.startswith(("/api/v1/reports", "/api/v1/report-schedules"))
     }
     assert ours == set(expected)
+
+
+def test_a_change_to_a_schedule_keeps_what_it_leaves_out(world: World) -> None:
+    schedule = do_create_schedule(
+        world.lead,
+        world.engagement_a,
+        frequency="weekly",
+        recipients=[world.member_a.pk, world.client_admin_a.pk],
+        attach_csv=True,
+    )
+    http = _api(world.lead)
+    paused = http.patch(
+        f"/api/v1/report-schedules/{schedule.pk}",
+        {"active": False},
+        content_type="application/json",
+    )
+    assert paused.status_code == 200, paused.content
+    schedule.refresh_from_db()
+    assert (schedule.active, schedule.attach_csv, schedule.attach_xlsx) == (False, True, False)
+    assert set(schedule.recipients.values_list("pk", flat=True)) == {
+        world.member_a.pk,
+        world.client_admin_a.pk,
+    }
+    # A second change, made from the first's answer without its "active", keeps it paused.
+    xlsx = http.patch(
+        f"/api/v1/report-schedules/{schedule.pk}",
+        {"attach_xlsx": True},
+        content_type="application/json",
+    )
+    assert xlsx.status_code == 200
+    assert (xlsx.json()["active"], xlsx.json()["attach_xlsx"], xlsx.json()["attach_csv"]) == (
+        False,
+        True,
+        True,
+    )

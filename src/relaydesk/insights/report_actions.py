@@ -510,25 +510,37 @@ def do_update_schedule(
     actor: User,
     schedule: ReportSchedule | int,
     *,
-    recipients: Iterable[int | str],
-    attach_xlsx: bool,
-    attach_csv: bool,
-    active: bool,
+    recipients: Iterable[int | str] | None = None,
+    attach_xlsx: bool | None = None,
+    attach_csv: bool | None = None,
+    active: bool | None = None,
     source_ip: str | None = None,
     at: dt.datetime | None = None,
 ) -> ReportSchedule:
-    """Change whom a schedule sends to and what it attaches, or pause and resume it."""
+    """Change whom a schedule sends to and what it attaches, or pause and resume it;
+    what is left as None stays as the locked schedule has it (so two changes at once
+    never undo each other)."""
     _check(actor, Permission.MANAGE_REPORTS, "Your role does not schedule reports.")
     at = at or timezone.now()
     found = _visible_schedule(actor, schedule)
     try:
         with transaction.atomic():
             locked = ReportSchedule.objects.select_for_update().get(pk=found.pk)
-            people = _recipients(
-                actor, found.engagement, recipients, keep=list(locked.recipients.all())
-            )
-            locked.attach_xlsx, locked.attach_csv = bool(attach_xlsx), bool(attach_csv)
-            locked.active, locked.updated_at = bool(active), at
+            kept = list(locked.recipients.all())
+            if recipients is None:
+                # Those already on it that this actor may choose; the others stay anyway.
+                choosable = set(
+                    eligible_recipients(actor, found.engagement).values_list("pk", flat=True)
+                )
+                recipients = [person.pk for person in kept if person.pk in choosable]
+            people = _recipients(actor, found.engagement, recipients, keep=kept)
+            if attach_xlsx is not None:
+                locked.attach_xlsx = bool(attach_xlsx)
+            if attach_csv is not None:
+                locked.attach_csv = bool(attach_csv)
+            if active is not None:
+                locked.active = bool(active)
+            locked.updated_at = at
             locked.save(update_fields=["attach_xlsx", "attach_csv", "active", "updated_at"])
             _set_recipients(locked, people)
             record(

@@ -42,7 +42,6 @@ from relaydesk.insights.report_schemas import (
 )
 from relaydesk.insights.reports import (
     charts_of,
-    eligible_recipients,
     visible_reports,
     visible_schedules,
 )
@@ -396,18 +395,13 @@ def update_schedule(request: HttpRequest, schedule_id: int, payload: SchedulePat
     one."""
     user = _user(request)
     schedule = _schedule(user, schedule_id)
-    recipients = payload.recipients
-    if recipients is None:
-        # The people already on it that this caller may choose; the others stay anyway.
-        choosable = set(eligible_recipients(user, schedule.engagement).values_list("pk", flat=True))
-        recipients = [p.pk for p in schedule.recipients.all() if p.pk in choosable]
     changed = actions.do_update_schedule(
         user,
         schedule,
-        recipients=recipients,
-        attach_xlsx=(schedule.attach_xlsx if payload.attach_xlsx is None else payload.attach_xlsx),
-        attach_csv=schedule.attach_csv if payload.attach_csv is None else payload.attach_csv,
-        active=schedule.active if payload.active is None else payload.active,
+        recipients=payload.recipients,
+        attach_xlsx=payload.attach_xlsx,
+        attach_csv=payload.attach_csv,
+        active=payload.active,
         source_ip=client_ip(request),
     )
     return schedule_out(user, _schedule(user, changed.pk))
