@@ -8,9 +8,8 @@ The layout::
     files/<reference>/<id>-<name>    each client-visible file, decrypted
     reports.jsonl                    one report per line: period, status, commentary, the
                                      figures it printed, its files
-    reports/<id>-<name>.pdf          each kept report's PDF, decrypted
-    reports/<id>-<name>-items.csv    the report period's items (and -items.xlsx), as the
-                                     client's people see them when the export is made
+    reports/<id>-<name>.pdf          each kept report's PDF, decrypted (a report's items
+                                     are those of items.jsonl in its period)
     report_schedules.json            the report schedules
     webhooks.json                    the webhook endpoints, never their signing secrets
     webhook_deliveries.jsonl         the endpoints' delivery log, one delivery per line
@@ -40,14 +39,6 @@ from relaydesk.accounts.models import User
 from relaydesk.clients.models import Client, Engagement
 from relaydesk.insights.report_actions import pdf_of
 from relaydesk.insights.report_models import Report, ReportKind, ReportSchedule
-from relaydesk.insights.reports import (
-    csv_chunks,
-    item_row,
-    item_rows,
-    items_xlsx,
-    period_items,
-    report_reader,
-)
 from relaydesk.retention.queries import (
     client_attachments,
     client_deliveries,
@@ -364,15 +355,13 @@ def _report_member(
 
 
 def _report_files(archive: zipfile.ZipFile, report: Report, counts: ExportCounts) -> dict[str, Any]:
-    """Put the report's PDF (decrypted) and its items files into the ZIP; their entries."""
+    """Put the report's PDF (decrypted) into the ZIP; its entry."""
     stem = f"reports/{report.pk}-{report.file_stem()}"
     made = report.created_at
     files: dict[str, Any] = {
         "pdf": None,
         "pdf_size": report.pdf_size,
         "pdf_sha256": report.pdf_sha256,
-        "items_csv": None,
-        "items_xlsx": None,
     }
     if report.purged_at is not None:
         counts.purged_reports += 1
@@ -386,15 +375,6 @@ def _report_files(archive: zipfile.ZipFile, report: Report, counts: ExportCounts
         files["note"] = refusal.message
     else:
         files["pdf"] = _report_member(archive, f"{stem}.pdf", iter([pdf]), made, counts)
-    # The items as the client's own people see them, whoever exports; the CSV is
-    # written as it is read, the XLSX (a ZIP itself) whole.
-    reader = report_reader(report.engagement)
-    items = period_items(reader, report.engagement_id, report.period_start, report.period_end)
-    rows = (item_row(item) for item in items.iterator(chunk_size=500))
-    csv_bytes = (chunk.encode() for chunk in csv_chunks(rows))
-    files["items_csv"] = _report_member(archive, f"{stem}-items.csv", csv_bytes, made, counts)
-    xlsx = items_xlsx(item_rows(items), title=report.engagement.name)
-    files["items_xlsx"] = _report_member(archive, f"{stem}-items.xlsx", iter([xlsx]), made, counts)
     return files
 
 
