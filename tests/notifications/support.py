@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
 
 from relaydesk.accounts.actions import do_create_user
@@ -78,6 +79,19 @@ class BrokenMailer(BaseEmailBackend):
 
     def send_messages(self, email_messages: Any) -> int:
         raise smtplib.SMTPAuthenticationError(535, b"auth failed for smtp-user:hunter2")
+
+
+class RefusingMailer(locmem.EmailBackend):
+    """A mail server that answers and refuses one address (``refused@alpha.test``), and
+    delivers the rest to Django's test outbox. Set as ``MAILERS["default"]["BACKEND"]``."""
+
+    REFUSED = "refused@alpha.test"
+
+    def send_messages(self, email_messages: Any) -> int:
+        for message in email_messages:
+            if self.REFUSED in message.recipients():
+                raise smtplib.SMTPRecipientsRefused({self.REFUSED: (550, b"no such mailbox")})
+        return super().send_messages(email_messages)
 
 
 def closed_port() -> int:

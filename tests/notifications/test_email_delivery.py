@@ -285,3 +285,31 @@ def test_notifications_not_emailed_right_away_have_no_email_status(world: World)
     [notification] = do_notify(Kind.ITEM_DELIVERED, item, [Note(world.member_a, "Later")])
     assert notification.email_status == EmailStatus.NONE
     assert do_send_notification_email(notification.pk) == "not_due"
+
+
+def test_one_refused_address_does_not_hold_up_the_others_in_a_sweep(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.notifications.support import RefusingMailer
+
+    tasks_in_the_database(settings)
+    settings.MAILERS = {"default": {"BACKEND": "tests.notifications.support.RefusingMailer"}}
+    type(world.member_a).objects.filter(pk=world.member_a.pk).update(email=RefusingMailer.REFUSED)
+    world.member_a.refresh_from_db()
+    item = submit(world.member_a, world.engagement_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        refused, delivered = do_notify(
+            Kind.ITEM_DELIVERED,
+            item,
+            [Note(world.member_a, "Done"), Note(world.client_admin_a, "Done")],
+        )
+    assert refused.pk < delivered.pk  # the refused one comes first in the sweep
+
+    run = do_send_digests(at=refused.created_at + 2 * MINUTE)
+    assert (run.retried, run.failed) == (1, 1)
+    assert [m.to for m in mail.outbox] == [[world.client_admin_a.email]]
+    refused.refresh_from_db()
+    assert refused.email_status == EmailStatus.FAILED
+    assert refused.email_error == (
+        "SMTPRecipientsRefused: The mail server refused the recipient's address."
+    )

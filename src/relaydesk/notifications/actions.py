@@ -173,6 +173,13 @@ def _enqueue(notification_ids: Sequence[int]) -> None:
 
 
 _SENT, _SKIPPED, _FAILED, _NOT_DUE = "sent", "skipped", "failed", "not_due"
+# Failed for this message alone (the server answered and refused it): the others may go.
+_REFUSED = "refused"
+_REFUSED_BY_SERVER = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+)
 
 
 def do_send_notification_email(notification_id: int, *, at: dt.datetime | None = None) -> str:
@@ -242,7 +249,7 @@ def _send_one(notification: Notification, at: dt.datetime) -> str:
             attempts,
             MAX_EMAIL_ATTEMPTS,
         )
-        return _FAILED
+        return _REFUSED if isinstance(error, _REFUSED_BY_SERVER) else _FAILED
     with rowsecurity.within(rowsecurity.PROVIDER):
         Notification.objects.filter(
             pk=notification.pk, email_status=EmailStatus.SENDING, email_tried_at=at
@@ -438,14 +445,15 @@ def _retry_right_away(at: dt.datetime) -> tuple[int, int]:
         .select_related("recipient")
         .order_by("pk")[:_SWEEP_LIMIT]
     )
-    sent = 0
+    sent = failed = 0
     for notification in due:
         outcome = _send_one(notification, at)
         if outcome == _FAILED:
             # The server is likely down for the rest too: one failed connection a sweep.
-            return sent, 1
+            return sent, failed + 1
         sent += outcome == _SENT
-    return sent, 0
+        failed += outcome == _REFUSED
+    return sent, failed
 
 
 def _digest_for(user: User, owed: Iterable[Notification], at: dt.datetime) -> int | None:
