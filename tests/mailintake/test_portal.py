@@ -62,6 +62,9 @@ def test_a_switched_off_address_or_an_ended_engagement_is_not_offered(
 
     assert ALPHA not in login(world.member_a).get("/portal/new/").content.decode()
     assert BRAVO not in login(world.member_b).get("/portal/new/").content.decode()
+    # Nor in the API: the same rule.
+    ended = bearer(world.member_b).get(f"/api/v1/engagements/{world.engagement_b.pk}").json()
+    assert ended["intake_address"] is None
 
 
 def test_the_engagements_api_gives_each_engagement_its_intake_address(

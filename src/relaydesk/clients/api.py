@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Router, Schema
 
 from relaydesk.accounts.models import User
@@ -42,7 +43,8 @@ class EngagementOut(Schema):
 
 def _intake_addresses(user: User, engagements: list[Engagement]) -> dict[int, str]:
     """The switched-on intake address of each of ``engagements`` that ``user`` may see."""
-    found = active_intake_addresses(user).filter(engagement_id__in=[e.pk for e in engagements])
+    running = active_intake_addresses(user, on=timezone.localdate())
+    found = running.filter(engagement_id__in=[e.pk for e in engagements])
     return {address.engagement_id: address.address for address in found}
 
 

@@ -3,9 +3,10 @@ and who may see the quarantine."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from relaydesk.accounts.models import User
 from relaydesk.core.permissions import Permission, can
@@ -78,7 +79,13 @@ def visible_intake_addresses(actor: User) -> QuerySet[IntakeAddress]:
     return addresses.none()
 
 
-def active_intake_addresses(actor: User) -> QuerySet[IntakeAddress]:
-    """The switched-on intake addresses ``actor`` may see: where their client's people send
-    work by e-mail (a switched-off address only quarantines its mail)."""
-    return visible_intake_addresses(actor).filter(active=True).order_by("engagement__name", "pk")
+def active_intake_addresses(actor: User, *, on: dt.date) -> QuerySet[IntakeAddress]:
+    """The switched-on intake addresses ``actor`` may see of engagements running ``on``:
+    where their client's people send work by e-mail (a switched-off address, or one of an
+    engagement not running, only quarantines its mail)."""
+    return (
+        visible_intake_addresses(actor)
+        .filter(active=True, engagement__starts_on__lte=on)
+        .filter(Q(engagement__ends_on__isnull=True) | Q(engagement__ends_on__gte=on))
+        .order_by("engagement__name", "pk")
+    )

@@ -43,8 +43,7 @@ def send_work_by_email(context: template.Context) -> dict[str, Any]:
     user = _sender(context)
     addresses: list[IntakeAddress] = []
     if user is not None:
-        today = localdate()
-        addresses = [a for a in active_intake_addresses(user) if a.engagement.is_active_on(today)]
+        addresses = list(active_intake_addresses(user, on=localdate()))
     return {"addresses": addresses, "hint": INTAKE_HINT}
 
 
@@ -53,6 +52,7 @@ def intake_address_line(context: template.Context, engagement: Engagement | None
     """One line with ``engagement``'s intake address, or nothing when it takes no mail."""
     user = _sender(context)
     address = None
-    if user is not None and engagement is not None and engagement.is_active_on(localdate()):
-        address = active_intake_addresses(user).filter(engagement_id=engagement.pk).first()
+    if user is not None and engagement is not None:
+        found = active_intake_addresses(user, on=localdate())
+        address = found.filter(engagement_id=engagement.pk).first()
     return {"intake": address, "hint": INTAKE_HINT}
