@@ -201,11 +201,6 @@ class Report(models.Model):
         return f"{self.engagement} {self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d}"
 
     @property
-    def is_purged(self) -> bool:
-        """The PDF and commentary were deleted under the engagement's retention."""
-        return self.purged_at is not None
-
-    @property
     def status(self) -> str:
         """Where the report stands, as a word: ``purged`` (deleted under retention),
         ``sent`` (a scheduled report e-mailed), ``not_sent`` (a scheduled report not

@@ -8,6 +8,8 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from relaydesk.insights.report_actions import MAX_COMMENTARY
+
 ReportKindName = Literal["on_demand", "scheduled"]
 ReportStatusName = Literal["ready", "sent", "not_sent", "purged"]
 FrequencyName = Literal["weekly", "monthly"]
@@ -27,7 +29,7 @@ class ReportIn(Schema):
     end: dt.date = Field(description="The last day (UTC); today at the latest.")
     commentary: str = Field(
         "",
-        max_length=5_000,
+        max_length=MAX_COMMENTARY,
         description="Printed in the report; only the provider's delivery leads write it.",
     )
 
