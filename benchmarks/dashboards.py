@@ -411,6 +411,7 @@ def seed(count: int, now: dt.datetime) -> Cast:
                     "stopped_at": completed,
                     "breached_at": None if met else due,
                     "replayed_at": completed,
+                    "holder_id": agent_id,
                 }
             )
             if rng.random() < 0.05:

@@ -182,3 +182,23 @@ def test_impossible_dates_and_other_clients_engagements_are_refused(world: World
     theirs = http.get("/api/v1/sla/attainment", {"engagement_id": world.engagement_b.pk})
     missing = http.get("/api/v1/sla/attainment", {"engagement_id": 999999})
     assert theirs.status_code == missing.status_code == 404
+
+
+def test_a_miss_counts_for_whoever_holds_the_item_now(
+    world: World, history: list[WorkItem]
+) -> None:
+    def by_agent() -> dict[str, tuple[int, int]]:
+        rows = _figures(world.lead, group_by="agent").rows  # type: ignore[attr-defined]
+        return {row.key: (row.met, row.breached) for row in rows}
+
+    agent = str(world.agent.pk)
+    assert by_agent() == {agent: (4, 1), "": (0, 1)}  # the overdue item is nobody's yet
+
+    overdue = history[4]
+    do_assign(world.lead, overdue, world.agent.agent)
+    do_replay_clocks([overdue.pk])  # as after every committed change
+    assert by_agent() == {agent: (4, 2)}
+    site = _figures(world.lead, group_by="site").rows  # type: ignore[attr-defined]
+    assert [(row.label, row.met, row.breached) for row in site] == [
+        (world.agent.agent.site.name, 4, 2)
+    ]

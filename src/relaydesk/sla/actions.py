@@ -108,6 +108,7 @@ def _store(
             "stopped_at": clock.stopped_at,
             "breached_at": clock.breached_at,
             "paused_reason": clock.paused_reason[:200],
+            "holder_id": item.owner_id,
         }
         if row.pk is None or any(getattr(row, name) != value for name, value in values.items()):
             for name, value in values.items():

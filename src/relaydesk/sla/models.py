@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -367,6 +368,9 @@ class SlaClock(models.Model):
     item and of its policy. ``warned`` is the highest warning percentage
     already announced on the item's timeline, and ``escalation`` how many steps
     of the escalation ladder have been taken, so the watch says each once.
+    ``holder`` is who held the item when the clock was last replayed (every
+    change of holder is a change of the item): attainment by agent and by site
+    counts on it without reading the items.
     """
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
@@ -387,6 +391,15 @@ class SlaClock(models.Model):
     )
     escalation = models.PositiveSmallIntegerField(default=0)
     replayed_at = models.DateTimeField(default=timezone.now)
+    holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        help_text="Who held the item when the clock was last replayed.",
+    )
 
     class Meta:
         ordering = ["item_id", "kind", "cycle"]
@@ -406,8 +419,11 @@ class SlaClock(models.Model):
                 fields=["client", "kind", "status", "breached_at"],
                 name="sla_clock_client_breached",
             ),
-            models.Index(fields=["kind", "status", "stopped_at"], name="sla_clock_met"),
-            models.Index(fields=["kind", "status", "breached_at"], name="sla_clock_breached"),
+            # Every client's, by agent or site: the holder comes with the index.
+            models.Index(fields=["kind", "status", "stopped_at", "holder"], name="sla_clock_met"),
+            models.Index(
+                fields=["kind", "status", "breached_at", "holder"], name="sla_clock_breached"
+            ),
         ]
 
     def __str__(self) -> str:

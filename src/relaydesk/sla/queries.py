@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -272,14 +272,7 @@ def attainment_figures(
             clocks = clocks.annotate(bucket=UtcMonth(column))
         elif group_by == "week":
             clocks = clocks.annotate(bucket=UtcWeek(column))
-        elif group_by == "agent":
-            # The holder looked up by the item's key, clock by clock: a join lets the
-            # engine scan every item (on PostgreSQL checking row security on each) to
-            # match a month's clocks. Names are read after, for the few agents found.
-            clocks = clocks.annotate(
-                holder=Subquery(WorkItem.objects.filter(pk=OuterRef("item_id")).values("owner_id"))
-            )
-        grouped = ("holder",) if group_by == "agent" else (key, label)
+        grouped = ("holder_id",) if group_by == "agent" else (key, label)
         for row in clocks.values(*grouped).annotate(n=Count("pk")).order_by():
             value = row[grouped[0]]
             found = counts.setdefault(value, {"label": row[grouped[-1]], "met": 0, "breached": 0})
@@ -321,6 +314,7 @@ def _group_columns(group_by: str) -> tuple[str, str]:
     return {
         "engagement": ("item__engagement_id", "item__engagement__name"),
         "service": ("item__service_id", "item__service__name"),
-        "site": ("item__owner__agent__site_id", "item__owner__agent__site__name"),
-        "agent": ("item__owner_id", "item__owner__full_name"),
+        # By who held the item, as stored on the clock: no item is read.
+        "site": ("holder__agent__site_id", "holder__agent__site__name"),
+        "agent": ("holder_id", "holder__full_name"),
     }[group_by]
