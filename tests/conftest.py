@@ -46,6 +46,7 @@ class World:
     other_agent: User
     qa: User
     attorney: User
+    analyst: User
     client_admin_a: User
     member_a: User
     client_admin_b: User
@@ -60,6 +61,7 @@ class World:
             "other_agent": self.other_agent,
             "qa_reviewer": self.qa,
             "supervising_attorney": self.attorney,
+            "senior_analyst": self.analyst,
             "client_admin_a": self.client_admin_a,
             "client_member_a": self.member_a,
             "client_admin_b": self.client_admin_b,
@@ -165,11 +167,31 @@ def world(db: None) -> World:
         other_agent=other_agent,
         qa=person("qa@provider.test", Role.QA_REVIEWER),
         attorney=person("attorney@provider.test", Role.SUPERVISING_ATTORNEY),
+        analyst=person("analyst@provider.test", Role.SENIOR_ANALYST),
         client_admin_a=person("admin@alpha.test", Role.CLIENT_ADMIN, client_a),
         member_a=person("member@alpha.test", Role.CLIENT_MEMBER, client_a),
         client_admin_b=person("admin@bravo.test", Role.CLIENT_ADMIN, client_b),
         member_b=person("member@bravo.test", Role.CLIENT_MEMBER, client_b),
     )
+
+
+def kpo_engagement(world: World) -> Engagement:
+    """A market-research engagement for client A, which the world's agent is skilled for.
+
+    Market research is KPO work: every finished item is reviewed by a senior analyst.
+    """
+    engagement = Engagement.objects.create(
+        client=world.client_a,
+        name="Market studies",
+        time_zone="America/New_York",
+        allowed_countries=["PH", "US"],
+        starts_on=dt.date(2026, 1, 1),
+    )
+    engagement.services.set(Service.objects.filter(slug="market-research"))
+    AgentSkill.objects.create(
+        agent=world.agent.agent, skill=Skill.objects.get(slug="market-research"), proficiency=4
+    )
+    return engagement
 
 
 def submit(

@@ -10,6 +10,7 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.test import Client as HttpClient
 
 from relaydesk.accounts.actions import do_enroll_demo_totp, do_set_client_mfa_requirement
+from relaydesk.accounts.mfa import mfa_required
 from relaydesk.accounts.models import SignInEvent, User
 from relaydesk.audit.models import AuditRecord
 from relaydesk.errors import NotAllowed, NotFound
@@ -52,6 +53,14 @@ def test_a_provider_user_without_an_authenticator_is_sent_to_set_one_up(world: W
     # Signing out still works.
     assert browser.post("/accounts/logout/").status_code == 302
     assert browser.get("/ops/")["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("who", ["admin", "lead", "agent", "qa", "attorney", "analyst"])
+def test_every_provider_role_must_set_it_up_before_working(world: World, who: str) -> None:
+    user = getattr(world, who)
+    assert mfa_required(user)
+    browser, _ = sign_in_with_password(user)
+    assert browser.get("/", follow=True).redirect_chain[-1][0] == SETUP
 
 
 def test_after_enrolling_through_the_pages_and_signing_in_with_a_code_they_can_work(

@@ -90,6 +90,7 @@ def test_members_get_the_statement_but_not_the_admin_pages(world: World) -> None
         ("agent", "/workspace/", ["My work", "My reviews"]),
         ("qa", "/workspace/reviews/", ["Reviews", "Calibration"]),
         ("attorney", "/workspace/reviews/", ["Reviews", "Calibration"]),
+        ("analyst", "/workspace/reviews/", ["Reviews", "Calibration"]),
     ],
 )
 def test_provider_staff_keep_their_account_pages_in_the_same_menu(

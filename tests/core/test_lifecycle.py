@@ -37,13 +37,14 @@ OWNER = ActorFacts(role=Role.AGENT, is_owner=True, did_the_work=True)
 OTHER_AGENT = ActorFacts(role=Role.AGENT)
 QA = ActorFacts(role=Role.QA_REVIEWER)
 ATTORNEY = ActorFacts(role=Role.SUPERVISING_ATTORNEY)
+ANALYST = ActorFacts(role=Role.SENIOR_ANALYST)
 CLIENT_ADMIN = ActorFacts(role=Role.CLIENT_ADMIN)
 CLIENT = ActorFacts(role=Role.CLIENT_MEMBER)
 
 # --- the specification, written out by hand (not read from the module) -----------------------
 
 LEADS = frozenset({Role.PROVIDER_ADMIN, Role.OPS_LEAD})
-REVIEWERS = frozenset({Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY})
+REVIEWERS = frozenset({Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY, Role.SENIOR_ANALYST})
 CLIENTS = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_MEMBER})
 
 SOURCES: dict[Action, frozenset[State]] = {
@@ -338,7 +339,9 @@ def test_ownership_binds_agents_only(action: Action, actor: ActorFacts, state: S
 
 
 @pytest.mark.parametrize("action", [Action.APPROVE, Action.RETURN_FOR_REWORK])
-@pytest.mark.parametrize("reviewer", [Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY])
+@pytest.mark.parametrize(
+    "reviewer", [Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY, Role.SENIOR_ANALYST]
+)
 def test_no_one_reviews_their_own_work(action: Action, reviewer: Role) -> None:
     """Given an item in review, when the right reviewer also worked on it, then they may not
     review it."""
@@ -356,6 +359,30 @@ def test_attorney_review_cannot_be_done_by_a_qa_reviewer(action: Action) -> None
     it = item(State.IN_REVIEW, review_role=Role.SUPERVISING_ATTORNEY)
     error = refusal(action, QA, it)
     assert isinstance(error, NotPermitted)
+    assert error.message == "This item's review must be done by a supervising attorney."
+
+
+@pytest.mark.parametrize("action", [Action.APPROVE, Action.RETURN_FOR_REWORK])
+def test_expert_review_is_done_by_a_senior_analyst_and_not_a_qa_reviewer(action: Action) -> None:
+    """Given a KPO item whose service wants a senior analyst's review, when a QA reviewer
+    or an attorney acts, then they are told a senior analyst must; a senior analyst may."""
+    it = item(
+        State.IN_REVIEW, review_policy=ReviewPolicy.MANDATORY, review_role=Role.SENIOR_ANALYST
+    )
+    for other in (QA, ATTORNEY):
+        error = refusal(action, other, it)
+        assert isinstance(error, NotPermitted)
+        assert error.message == "This item's review must be done by a senior analyst."
+    assert decide(action, ANALYST, it) is TARGET[action]
+
+
+@pytest.mark.parametrize("action", [Action.APPROVE, Action.RETURN_FOR_REWORK])
+def test_a_senior_analyst_does_not_review_what_falls_to_other_reviewers(action: Action) -> None:
+    """Given items reviewed by a QA reviewer or by an attorney, when a senior analyst acts,
+    then they are told who must."""
+    error = refusal(action, ANALYST, item(State.IN_REVIEW))
+    assert error.message == "This item's review must be done by a QA reviewer."
+    error = refusal(action, ANALYST, item(State.IN_REVIEW, review_role=Role.SUPERVISING_ATTORNEY))
     assert error.message == "This item's review must be done by a supervising attorney."
 
 
@@ -378,6 +405,7 @@ def test_the_reviewer_role_is_named_as_people_write_it() -> None:
     )
     assert error.message == "This item's review must be done by a supervising attorney."
     assert Role.OPS_LEAD.noun == "an operations lead"
+    assert Role.SENIOR_ANALYST.noun == "a senior analyst"
 
 
 @pytest.mark.parametrize("client", [CLIENT, CLIENT_ADMIN])
@@ -459,6 +487,15 @@ def test_no_one_cancels_reviewed_delivered_or_closed_work(state: State) -> None:
             id="attorney-own-review",
         ),
         pytest.param(ATTORNEY, item(State.IN_REVIEW), [], id="attorney-qa-review"),
+        pytest.param(
+            ANALYST,
+            item(State.IN_REVIEW, review_role=Role.SENIOR_ANALYST),
+            [Action.APPROVE, Action.RETURN_FOR_REWORK],
+            id="analyst-own-review",
+        ),
+        pytest.param(
+            QA, item(State.IN_REVIEW, review_role=Role.SENIOR_ANALYST), [], id="qa-analyst-review"
+        ),
         pytest.param(CLIENT, item(State.NEW), [Action.CANCEL], id="client-new"),
         pytest.param(CLIENT, item(State.WAITING_ON_CLIENT), [Action.RESUME], id="client-waiting"),
         pytest.param(
@@ -478,7 +515,8 @@ def test_the_offered_actions_are_exactly_the_legal_ones(
 
 @pytest.mark.parametrize("state", [State.ACCEPTED, State.CANCELLED])
 def test_a_closed_item_offers_nothing_to_anyone(state: State) -> None:
-    for actor in (SYSTEM, ADMIN, LEAD, OWNER, OTHER_AGENT, QA, ATTORNEY, CLIENT_ADMIN, CLIENT):
+    everyone = (SYSTEM, ADMIN, LEAD, OWNER, OTHER_AGENT, QA, ATTORNEY, ANALYST, CLIENT_ADMIN)
+    for actor in (*everyone, CLIENT):
         assert allowed_actions(actor, item(state)) == []
 
 
@@ -527,6 +565,7 @@ def test_every_role_has_a_name_and_a_side() -> None:
         Role.AGENT: "Agent",
         Role.QA_REVIEWER: "QA reviewer",
         Role.SUPERVISING_ATTORNEY: "Supervising attorney",
+        Role.SENIOR_ANALYST: "Senior analyst",
         Role.CLIENT_ADMIN: "Client admin",
         Role.CLIENT_MEMBER: "Client member",
     }

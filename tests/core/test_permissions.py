@@ -10,12 +10,13 @@ from relaydesk.core.permissions import MATRIX, Permission, can, render_markdown,
 from relaydesk.core.roles import Role
 
 P = Permission
-A, L, G, Q, S, CA, CM = (
+A, L, G, Q, S, N, CA, CM = (
     Role.PROVIDER_ADMIN,
     Role.OPS_LEAD,
     Role.AGENT,
     Role.QA_REVIEWER,
     Role.SUPERVISING_ATTORNEY,
+    Role.SENIOR_ANALYST,
     Role.CLIENT_ADMIN,
     Role.CLIENT_MEMBER,
 )
@@ -26,18 +27,18 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.VIEW_ALL_WORK: {A, L},
     P.VIEW_CLIENT_WORK: {CA, CM},
     P.VIEW_HELD_AND_OFFERED_WORK: {G},
-    P.VIEW_REVIEW_QUEUE: {Q, S},
+    P.VIEW_REVIEW_QUEUE: {Q, S, N},
     P.TRIAGE_WORK: {A, L},
     P.ASSIGN_WORK: {A, L},
     P.DO_WORK: {G},
-    P.REVIEW_WORK: {Q, S},
+    P.REVIEW_WORK: {Q, S, N},
     P.RESPOND_AS_CLIENT: {CA, CM},
     P.ACCEPT_DELIVERY: {CA, CM},
     P.CANCEL_WORK: {A, L, CA, CM},
-    P.POST_INTERNAL: {A, L, G, Q, S},
+    P.POST_INTERNAL: {A, L, G, Q, S, N},
     P.VIEW_WORKFORCE: {A, L},
     P.VIEW_ALL_ENGAGEMENTS: {A, L},
-    P.REVEAL_SENSITIVE: {L, G, Q, S, CA, CM},
+    P.REVEAL_SENSITIVE: {L, G, Q, S, N, CA, CM},
     P.VIEW_CLIENT_AUDIT: {CA},
     P.EXPORT_CLIENT_DATA: {A, CA},
     P.MANAGE_WEBHOOKS: {CA},
@@ -63,8 +64,8 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.MANAGE_REPORTS: {A, L, CA},
     P.WRITE_REPORT_COMMENTARY: {A, L},
     P.RUN_CALIBRATION: {A, L},
-    P.TAKE_PART_IN_CALIBRATION: {A, L, Q, S},
-    P.RECEIVE_NOTIFICATIONS: {A, L, G, Q, S, CA, CM},
+    P.TAKE_PART_IN_CALIBRATION: {A, L, Q, S, N},
+    P.RECEIVE_NOTIFICATIONS: {A, L, G, Q, S, N, CA, CM},
 }
 
 

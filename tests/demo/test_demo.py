@@ -58,6 +58,7 @@ def test_fixed_logins_exist_with_their_roles_and_the_demo_password(small_demo: D
         "agent@relaydesk.test",
         "qa@relaydesk.test",
         "attorney@relaydesk.test",
+        "analyst@relaydesk.test",
         "dana@hartwell-cole.test",
         "paul@hartwell-cole.test",
         "admin@northwind.test",
@@ -80,6 +81,7 @@ def test_fixed_logins_exist_with_their_roles_and_the_demo_password(small_demo: D
     assert admin.is_staff and admin.role == Role.PROVIDER_ADMIN
     assert User.objects.get(email="dana@hartwell-cole.test").role == Role.CLIENT_ADMIN
     assert User.objects.get(email="paul@hartwell-cole.test").role == Role.CLIENT_MEMBER
+    assert User.objects.get(email="analyst@relaydesk.test").role == Role.SENIOR_ANALYST
 
 
 def test_four_sites_follow_the_sun_with_about_sixty_agents(small_demo: DemoSummary):
@@ -110,6 +112,10 @@ def test_four_sites_follow_the_sun_with_about_sixty_agents(small_demo: DemoSumma
     assert set(
         User.objects.filter(role=Role.SUPERVISING_ATTORNEY).values_list("time_zone", flat=True)
     ) == {"America/New_York"}
+    # KPO work is reviewed where its expert teams sit.
+    assert set(
+        User.objects.filter(role=Role.SENIOR_ANALYST).values_list("time_zone", flat=True)
+    ) == {"Asia/Kolkata", "America/New_York"}
 
 
 def test_four_clients_with_their_engagements(small_demo: DemoSummary):
@@ -201,6 +207,10 @@ def test_reviews_are_by_the_right_role_and_never_by_whoever_did_the_work(
         assert review.actor.role == wanted
         workers = review.item.events.filter(kind__in=["start", "complete"])
         assert not workers.filter(actor=review.actor).exists()
+    # Meridian's research and analysis is signed off by senior analysts, never QA reviewers.
+    kpo = reviews.filter(item__service__line__code="KPO")
+    assert kpo.exists()
+    assert set(kpo.values_list("actor__role", flat=True)) == {Role.SENIOR_ANALYST.value}
 
 
 def test_no_agent_holds_more_than_their_capacity(small_demo: DemoSummary):

@@ -14,7 +14,7 @@ from relaydesk.errors import Conflict, Invalid, NotAllowed, NotFound
 from relaydesk.quality.actions import do_publish_scorecard_version, do_submit_review
 from relaydesk.quality.models import Review, Scorecard
 from relaydesk.work.models import WorkItem
-from tests.conftest import World
+from tests.conftest import World, kpo_engagement
 from tests.quality.support import (
     CRITERIA,
     LEAKED,
@@ -92,7 +92,60 @@ def test_a_reviewer_never_reviews_work_they_did(world: World) -> None:
     _unchanged(item)
 
 
-@pytest.mark.parametrize("who", ["attorney", "agent", "lead"])
+@pytest.fixture
+def kpo_in_review(world: World) -> WorkItem:
+    """Finished market research (KPO), waiting for a senior analyst's mandatory review."""
+    publish_scorecard(world, "market-research")
+    return item_in_review(
+        world, kpo_engagement(world), service="market-research", title="EV market sizing"
+    )
+
+
+def test_a_senior_analyst_scores_kpo_work_and_delivers_it(
+    world: World, kpo_in_review: WorkItem
+) -> None:
+    review = do_submit_review(world.analyst, kpo_in_review, PASSING)
+
+    kpo_in_review.refresh_from_db()
+    assert kpo_in_review.state == "delivered" and kpo_in_review.reviewer == world.analyst
+    assert review.passed and review.reviewer == world.analyst and review.agent == world.agent
+    assert review.sampled_reason == "review is mandatory for this service"
+
+
+@pytest.mark.parametrize("who", ["qa", "attorney"])
+def test_other_reviewers_do_not_score_kpo_work(
+    world: World, kpo_in_review: WorkItem, who: str
+) -> None:
+    # Work waiting for a senior analyst is not in their queue at all.
+    with pytest.raises(NotFound):
+        do_submit_review(getattr(world, who), kpo_in_review, PASSING)
+    _unchanged(kpo_in_review)
+
+
+def test_a_qa_reviewer_who_still_sees_kpo_work_is_told_a_senior_analyst_must_score_it(
+    world: World, kpo_in_review: WorkItem
+) -> None:
+    # The QA reviewer sent this item back once, so it stays on their list.
+    WorkItem.objects.filter(pk=kpo_in_review.pk).update(reviewer=world.qa)
+
+    with pytest.raises(NotAllowed, match="must be done by a senior analyst"):
+        do_submit_review(world.qa, kpo_in_review, PASSING)
+    _unchanged(kpo_in_review)
+
+
+def test_a_senior_analyst_never_scores_work_they_did(world: World) -> None:
+    publish_scorecard(world, "market-research")
+    item = item_in_review(world, kpo_engagement(world), service="market-research")
+    # The agent who did the work was made a senior analyst afterwards.
+    User.objects.filter(pk=world.agent.pk).update(role="senior_analyst")
+    world.agent.refresh_from_db()
+
+    with pytest.raises(NotAllowed, match="You worked on this item"):
+        do_submit_review(world.agent, item, PASSING)
+    _unchanged(item)
+
+
+@pytest.mark.parametrize("who", ["attorney", "analyst", "agent", "lead"])
 def test_only_the_review_role_of_the_service_may_score(
     world: World, in_review: WorkItem, who: str
 ) -> None:

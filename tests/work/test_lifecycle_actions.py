@@ -16,8 +16,8 @@ from relaydesk.work.actions import (
     do_transition,
 )
 from relaydesk.work.models import WorkItem
-from relaydesk.work.queries import visible_events
-from tests.conftest import World, submit
+from relaydesk.work.queries import visible_events, visible_work_items
+from tests.conftest import World, kpo_engagement, submit
 
 
 def _no_review(slug: str = "data-entry") -> None:
@@ -67,6 +67,55 @@ def test_mandatory_review_goes_to_the_attorney_and_never_to_the_worker(world: Wo
     assert all("statute" not in e.note for e in visible_events(world.member_a, item))
     lead_sees = visible_events(world.lead, item)
     assert lead_sees.get(kind=Action.RETURN_FOR_REWORK.value).note == "Cite the statute."
+
+
+def test_kpo_mandatory_review_goes_to_a_senior_analyst_and_not_to_a_qa_reviewer(
+    world: World,
+) -> None:
+    """Given finished market research, when a QA reviewer tries to approve it, then they do
+    not even see it; a senior analyst sees it and approves it."""
+    item = submit(world.member_a, kpo_engagement(world), "market-research", title="EV sizing")
+    do_assign(world.lead, item, world.agent.agent)
+    do_transition(world.agent, item, Action.START)
+    do_transition(world.agent, item, Action.COMPLETE)
+    item.refresh_from_db()
+    assert item.state == State.IN_REVIEW
+    assert not visible_work_items(world.qa).filter(pk=item.pk).exists()
+    assert visible_work_items(world.analyst).filter(pk=item.pk).exists()
+    with pytest.raises(NotFound):
+        do_transition(world.qa, item, Action.APPROVE)
+    do_transition(world.analyst, item, Action.APPROVE)
+    item.refresh_from_db()
+    assert item.state == State.DELIVERED and item.reviewer == world.analyst
+
+
+def test_a_qa_reviewer_who_reviewed_kpo_work_before_is_told_a_senior_analyst_must_now(
+    world: World,
+) -> None:
+    """Given market research a QA reviewer sent back while QA reviewers still reviewed KPO
+    work, when it is back in review after the service moved to senior analysts, then the QA
+    reviewer (who still sees it) is refused and told who must review it."""
+    kpo = Service.objects.filter(slug="market-research")
+    kpo.update(review_role="qa_reviewer")
+    item = submit(world.member_a, kpo_engagement(world), "market-research", title="EV sizing")
+    do_assign(world.lead, item, world.agent.agent)
+    do_transition(world.agent, item, Action.START)
+    do_transition(world.agent, item, Action.COMPLETE)
+    do_transition(world.qa, item, Action.RETURN_FOR_REWORK, note="Add the 2025 figures.")
+    kpo.update(review_role="senior_analyst")
+    do_transition(world.agent, item, Action.START)
+    do_transition(world.agent, item, Action.COMPLETE)
+    item.refresh_from_db()
+    assert item.state == State.IN_REVIEW
+    with pytest.raises(
+        NotAllowed, match=r"^This item's review must be done by a senior analyst\.$"
+    ):
+        do_transition(world.qa, item, Action.APPROVE)
+    item.refresh_from_db()
+    assert item.state == State.IN_REVIEW and item.reviewer == world.qa
+    do_transition(world.analyst, item, Action.APPROVE)
+    item.refresh_from_db()
+    assert item.state == State.DELIVERED and item.reviewer == world.analyst
 
 
 def test_illegal_transition_is_a_conflict_and_changes_nothing(world: World) -> None:

@@ -24,6 +24,7 @@ def test_sign_in_by_email_lands_each_role_on_its_home(world: World) -> None:
         world.agent: "/workspace/",
         world.qa: "/workspace/reviews/",
         world.attorney: "/workspace/reviews/",
+        world.analyst: "/workspace/reviews/",
         world.lead: "/ops/",
         world.admin: "/ops/",
     }

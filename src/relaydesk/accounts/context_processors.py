@@ -46,6 +46,10 @@ _NAV: dict[Role, list[tuple[str, str]]] = {
         ("Reviews", "workspace:reviews"),
         ("Calibration", "quality:calibration"),
     ],
+    Role.SENIOR_ANALYST: [
+        ("Reviews", "workspace:reviews"),
+        ("Calibration", "quality:calibration"),
+    ],
     Role.CLIENT_ADMIN: _CLIENT_WORK,
     Role.CLIENT_MEMBER: _CLIENT_WORK,
 }

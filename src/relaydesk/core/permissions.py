@@ -245,6 +245,16 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.TAKE_PART_IN_CALIBRATION,
         }
     ),
+    Role.SENIOR_ANALYST: frozenset(
+        {
+            _P.RECEIVE_NOTIFICATIONS,
+            _P.VIEW_REVIEW_QUEUE,
+            _P.REVIEW_WORK,
+            _P.POST_INTERNAL,
+            _P.REVEAL_SENSITIVE,
+            _P.TAKE_PART_IN_CALIBRATION,
+        }
+    ),
     Role.CLIENT_ADMIN: frozenset(
         {
             _P.RECEIVE_NOTIFICATIONS,

@@ -15,6 +15,7 @@ class Role(StrEnum):
     AGENT = "agent"
     QA_REVIEWER = "qa_reviewer"
     SUPERVISING_ATTORNEY = "supervising_attorney"
+    SENIOR_ANALYST = "senior_analyst"
     CLIENT_ADMIN = "client_admin"
     CLIENT_MEMBER = "client_member"
 
@@ -43,10 +44,13 @@ ROLE_LABELS: dict[Role, str] = {
     Role.AGENT: "Agent",
     Role.QA_REVIEWER: "QA reviewer",
     Role.SUPERVISING_ATTORNEY: "Supervising attorney",
+    Role.SENIOR_ANALYST: "Senior analyst",
     Role.CLIENT_ADMIN: "Client admin",
     Role.CLIENT_MEMBER: "Client member",
 }
 
 CLIENT_ROLES = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_MEMBER})
 PROVIDER_ROLES = frozenset(Role) - CLIENT_ROLES
-REVIEWER_ROLES = frozenset({Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY})
+# Roles that review finished work: QA reviewers, and the mandatory reviewers of legal
+# (supervising attorney) and expert (senior analyst) work.
+REVIEWER_ROLES = frozenset({Role.QA_REVIEWER, Role.SUPERVISING_ATTORNEY, Role.SENIOR_ANALYST})

@@ -512,6 +512,12 @@ CLIENT_THANKS = [
 APPROVAL_NOTES = {
     "qa_reviewer": ["", "", "Scored 96/100; minor formatting only.", "Meets the checklist."],
     "supervising_attorney": ["", "Reviewed and approved.", "Approved for filing."],
+    "senior_analyst": [
+        "",
+        "",
+        "Figures tie back to the sources; approved.",
+        "Method and assumptions hold up.",
+    ],
 }
 
 CLIENT_CANCEL_NOTES = [

@@ -216,6 +216,9 @@ STAFF = [
     StaffSpec(
         "elena.marquez@relaydesk.test", "Elena Marquez", Role.SUPERVISING_ATTORNEY, "tpa", "Day"
     ),
+    # KPO work is reviewed where its expert teams sit, in Pune and Tampa.
+    StaffSpec("analyst@relaydesk.test", "Arjun Mehta", Role.SENIOR_ANALYST, "pnq", "Day"),
+    StaffSpec("hannah.brooks@relaydesk.test", "Hannah Brooks", Role.SENIOR_ANALYST, "tpa", "Day"),
 ]
 
 DEMO_AGENT_EMAIL = "agent@relaydesk.test"
@@ -605,6 +608,7 @@ def _staff_logins() -> list[Login]:
         "lead@relaydesk.test",
         "qa@relaydesk.test",
         "attorney@relaydesk.test",
+        "analyst@relaydesk.test",
     }
     logins = [Login(s.role, s.role.label, s.name, s.email) for s in STAFF if s.email in wanted]
     logins.insert(2, Login(Role.AGENT, Role.AGENT.label, DEMO_AGENT_NAME, DEMO_AGENT_EMAIL))
@@ -692,9 +696,14 @@ FILE_CHANCE = {
     "financial-analysis": 0.05,
     "data-entry": 0.03,
 }
-MANDATORY_REVIEW = frozenset(
-    {"legal-drafting", "e-filing", "market-research", "financial-analysis"}
-)
+# Who reviews each service under mandatory review (the catalog's review roles).
+MANDATORY_REVIEW_ROLE = {
+    "legal-drafting": Role.SUPERVISING_ATTORNEY.value,
+    "e-filing": Role.SUPERVISING_ATTORNEY.value,
+    "market-research": Role.SENIOR_ANALYST.value,
+    "financial-analysis": Role.SENIOR_ANALYST.value,
+}
+MANDATORY_REVIEW = frozenset(MANDATORY_REVIEW_ROLE)
 MIN_STOPPED = 3
 STOP_WEIGHTS = [
     (State.QUEUED, 10),
@@ -824,11 +833,7 @@ def plan_items(seed: int, days: int, now: dt.datetime) -> list[PlannedItem]:
                 if rng.random() < 0.07:
                     wait = _wait(rng, spec.slug, text.jurisdiction, day)
                 cancel = rng.choices(["", "client", "lead"], weights=[975, 15, 10])[0]
-                review_role = (
-                    "supervising_attorney"
-                    if service in ("legal-drafting", "e-filing")
-                    else "qa_reviewer"
-                )
+                review_role = MANDATORY_REVIEW_ROLE.get(service, Role.QA_REVIEWER.value)
                 draft = PlannedItem(
                     key=0,
                     client=spec.slug,
