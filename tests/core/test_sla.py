@@ -46,10 +46,18 @@ def at(hour: int, minute: int = 0, *, day: int = 12) -> dt.datetime:
 
 
 def entry(
-    when: dt.datetime, state: str = "", *, reply: bool = False, client: bool = False
+    when: dt.datetime,
+    state: str = "",
+    *,
+    reply: bool = False,
+    client: bool = False,
+    note: str = "",
 ) -> TimelineEntry:
-    """One timeline event: a move to ``state``, a provider reply or a client message."""
-    return TimelineEntry(at=when, to_state=state, provider_reply=reply, client_message=client)
+    """One timeline event: a move to ``state`` (with what was said), a provider reply or a
+    client message."""
+    return TimelineEntry(
+        at=when, to_state=state, provider_reply=reply, client_message=client, note=note
+    )
 
 
 def wall(kind: ClockKind, duration: dt.timedelta) -> Target:
@@ -171,6 +179,33 @@ def test_while_waiting_on_the_client_the_clock_is_paused_with_no_due_time() -> N
     assert clock.paused_for == HOUR
     assert clock.is_open
     assert attainment([clock]).decided == 0
+
+
+def test_a_hold_with_a_note_is_paused_for_what_the_client_was_asked() -> None:
+    # The agent put the item on hold at 11:00 asking for the missing page; the client
+    # wrote at 11:30 (a next-response cycle, paused from its start). Both clocks wait for
+    # the same thing; once the work resumes at 13:00 neither is paused for anything.
+    asked = "Please send page 3 of the claim form."
+    on_hold = [
+        *WORKED,
+        entry(at(11), "waiting_on_client", note=asked),
+        entry(at(11, 30), client=True),
+    ]
+    targets = (wall(TURNAROUND, 8 * HOUR), wall(NEXT, HOUR))
+
+    paused = clocks_of(on_hold, *targets, now=at(12))
+    resumed = clocks_of([*on_hold, entry(at(13), "in_progress")], *targets, now=at(14))
+
+    assert only(paused, TURNAROUND).status is ClockStatus.PAUSED
+    assert only(paused, TURNAROUND).paused_reason == asked
+    assert only(paused, NEXT).status is ClockStatus.PAUSED
+    assert only(paused, NEXT).paused_reason == asked
+    assert {c.paused_reason for c in resumed} == {""}
+    # A hold without a note (or one the client may not read) is paused by its state.
+    silent = [*WORKED, entry(at(11), "waiting_on_client")]
+    assert only(clocks_of(silent, *targets, now=at(12)), TURNAROUND).paused_reason == (
+        "waiting_on_client"
+    )
 
 
 def test_while_paused_a_hard_deadline_is_still_the_due_time() -> None:

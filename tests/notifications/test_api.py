@@ -185,8 +185,11 @@ def test_changing_my_settings_keeps_the_rest_and_is_audited(world: World) -> Non
     answer = _patch(http, [{"kind": "sla_warning", "in_app": False, "email": "now"}])
     assert answer.status_code == 200, answer.content
     shown = {p["kind"]: (p["in_app"], p["email"]) for p in answer.json()["preferences"]}
-    assert shown == {"sla_warning": (False, "now")}
-    assert preferences_of(world.lead) == {Kind.SLA_WARNING: (False, Email.NOW)}
+    assert shown == {"sla_warning": (False, "now"), "sla_lead_alert": (True, "now")}
+    assert preferences_of(world.lead) == {
+        Kind.SLA_WARNING: (False, Email.NOW),
+        Kind.SLA_LEAD_ALERT: (True, Email.NOW),
+    }
     [audit] = AuditRecord.objects.filter(action="notification.preferences_set")
     assert audit.actor_id == world.lead.pk
     assert audit.detail == {"sla_warning": {"in_app": False, "email": "now"}}

@@ -272,6 +272,145 @@ def test_a_missed_target_on_a_queued_item_tells_the_leads(
     assert told(named.agent) == []
 
 
+def _late_item(world: World, hours_ago: float, **ladder: Any) -> WorkItem:
+    """An item of client A under a 4-hour calendar-time turnaround, submitted ``hours_ago``,
+    held by the agent, with an internal note on it."""
+    do_set_sla_policy(
+        world.lead,
+        world.engagement_a,
+        turnaround_minutes=240,
+        turnaround_business=False,
+        **ladder,
+    )
+    item, _ = do_submit_work_item(
+        world.member_a,
+        NewWorkItem(
+            engagement_id=world.engagement_a.pk, service_slug="data-entry", title="Key forms"
+        ),
+        at=timezone.now() - dt.timedelta(hours=hours_ago),
+    )
+    do_assign(world.lead, item, world.agent.agent)
+    do_add_comment(world.agent, item, INTERNAL_NOTE, visibility="internal")
+    return item
+
+
+def test_the_lead_alert_step_tells_every_operations_lead_as_each_chose(
+    named: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from relaydesk.accounts.actions import do_create_user
+    from relaydesk.core.roles import Role
+    from tests.conftest import PASSWORD
+
+    second_lead = do_create_user(
+        None,
+        email="lead2@provider.test",
+        full_name="Lars Lead",
+        role=Role.OPS_LEAD,
+        password=PASSWORD,
+        time_zone="Europe/London",
+    )
+    do_set_preferences(second_lead, {Kind.SLA_LEAD_ALERT.value: (True, "off")})
+    item = _late_item(named, hours_ago=3.8)  # 95 % of 4 h: past the lead's 90 %
+    with django_capture_on_commit_callbacks(execute=True):
+        assert do_watch_clocks().escalations == 1
+
+    [for_lead] = told(named.lead, Kind.SLA_LEAD_ALERT)
+    [for_second] = told(second_lead, Kind.SLA_LEAD_ALERT)
+    assert for_lead.title == f"{item.reference} escalated: 90 % of its turnaround time used"
+    assert for_lead.body.startswith("Key forms (Alpha Law, Data entry), held by Maria Santos.")
+    assert "(Asia/Manila)" in for_lead.body and "(Europe/London)" in for_second.body
+    assert for_lead.url == f"/items/{item.pk}/"
+    # The lead is e-mailed at once by default; the second lead chose the list only.
+    assert (for_lead.email, for_second.email) == ("now", "off") and for_second.in_app
+    alerts = [m for m in mail.outbox if "escalated" in m.subject]
+    assert [m.to for m in alerts] == [["lead@provider.test"]]
+    # The agent hears of warnings, not of the lead's step; the client of neither.
+    assert told(named.agent, Kind.SLA_LEAD_ALERT) == []
+    assert told(named.member_a) == told(named.client_admin_a) == []
+    # The next run has taken the step already, and tells nobody again.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert do_watch_clocks().escalations == 0
+    assert Notification.objects.filter(kind=Kind.SLA_LEAD_ALERT).count() == 2
+
+
+def test_the_client_step_tells_that_clients_admins_what_their_timeline_says_and_no_more(
+    named: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from relaydesk.accounts.actions import do_create_user
+    from relaydesk.core.roles import Role
+    from relaydesk.work import queries
+    from tests.conftest import PASSWORD
+
+    second_admin = do_create_user(
+        None,
+        email="partner@alpha.test",
+        full_name="Paula Partner",
+        role=Role.CLIENT_ADMIN,
+        password=PASSWORD,
+        client=named.client_a,
+        time_zone="America/New_York",
+    )
+    item = _late_item(named, hours_ago=5.2)  # 130 % of 4 h: every step at once
+    with django_capture_on_commit_callbacks(execute=True):
+        assert do_watch_clocks().escalations == 3
+
+    [for_admin] = told(named.client_admin_a, Kind.SLA_CLIENT_ALERT)
+    [for_partner] = told(second_admin, Kind.SLA_CLIENT_ALERT)
+    assert for_admin.title == f"{item.reference} is running late: Key forms"
+    assert for_admin.body.startswith(
+        "A request of your firm, “Key forms” (Claims support, Data entry), is past its "
+        "turnaround target, due "
+    )
+    assert for_admin.body.endswith("(Asia/Manila). The provider's team lead is on it.")
+    assert "(America/New_York)" in for_partner.body
+    assert for_admin.client_id == named.client_a.pk and for_admin.email == "now"
+    # The timeline entry the client reads says the same; the notification adds nothing the
+    # client may not read: no agent, no internal note, no share of the target.
+    [entry] = [
+        e for e in queries.visible_events(named.client_admin_a, item) if e.kind == "sla_escalated"
+    ]
+    assert entry.note.startswith("Your admins have been told this item is late: Turnaround")
+    to_admins = [m for m in mail.outbox if set(m.to) & {"admin@alpha.test", "partner@alpha.test"}]
+    assert len(to_admins) == 2
+    for text in [for_admin.title, for_admin.body, *(_mail_text(m) for m in to_admins)]:
+        for secret in ("Maria Santos", "Lena Lead", INTERNAL_NOTE, " %"):
+            assert secret not in text
+    # Only the admins of the item's client: never its members, never another client.
+    assert told(named.member_a, Kind.SLA_CLIENT_ALERT) == []
+    assert told(named.client_admin_b) == told(named.member_b) == []
+    assert Notification.objects.filter(kind=Kind.SLA_CLIENT_ALERT).count() == 2
+    # The leads heard of the first step, which the same run took.
+    assert len(told(named.lead, Kind.SLA_LEAD_ALERT)) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert do_watch_clocks().escalations == 0
+    assert Notification.objects.filter(kind=Kind.SLA_CLIENT_ALERT).count() == 2
+
+
+def test_a_ladder_that_tells_the_client_before_the_due_time_says_the_item_may_run_late(
+    named: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    item = _late_item(named, hours_ago=3.4, lead_at=50, raise_priority_at=None, client_at=80)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert do_watch_clocks().escalations == 2  # 85 %: the lead, then the client
+
+    [for_admin] = told(named.client_admin_a, Kind.SLA_CLIENT_ALERT)
+    assert for_admin.title == f"{item.reference} may run late: Key forms"
+    assert "is close to its turnaround target, due " in for_admin.body
+    [for_lead] = told(named.lead, Kind.SLA_LEAD_ALERT)
+    assert for_lead.title == f"{item.reference} escalated: 50 % of its turnaround time used"
+
+
+def test_an_admin_who_turned_the_client_step_off_is_not_told(
+    named: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    do_set_preferences(named.client_admin_a, {Kind.SLA_CLIENT_ALERT.value: (False, "off")})
+    _late_item(named, hours_ago=5.2)
+    with django_capture_on_commit_callbacks(execute=True):
+        do_watch_clocks()
+    assert told(named.client_admin_a) == []
+    assert all("alpha.test" not in address for m in mail.outbox for address in m.to)
+
+
 # --- handoffs -----------------------------------------------------------------------------------
 
 

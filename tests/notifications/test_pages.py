@@ -161,6 +161,7 @@ def test_each_role_is_offered_only_the_kinds_that_concern_it() -> None:
         Kind.ITEM_DELIVERED,
         Kind.FIRM_ITEM_DELIVERED,
         Kind.COMMENT_ADDED,
+        Kind.SLA_CLIENT_ALERT,
     ]
     assert kinds_for(Role.AGENT) == [
         Kind.COMMENT_ADDED,
@@ -168,13 +169,15 @@ def test_each_role_is_offered_only_the_kinds_that_concern_it() -> None:
         Kind.SLA_WARNING,
         Kind.HANDOFF_WAITING,
     ]
-    assert kinds_for(Role.OPS_LEAD) == [Kind.SLA_WARNING]
+    assert kinds_for(Role.OPS_LEAD) == [Kind.SLA_WARNING, Kind.SLA_LEAD_ALERT]
     assert kinds_for(Role.QA_REVIEWER) == [Kind.REVIEW_ASSIGNED, Kind.REVIEW_WAITING]
     assert kinds_for(Role.SUPERVISING_ATTORNEY) == kinds_for(Role.QA_REVIEWER)
     assert kinds_for(Role.PROVIDER_ADMIN) == []
     assert default_for(Kind.SLA_WARNING, Role.OPS_LEAD) == (True, Email.DIGEST)
     assert default_for(Kind.SLA_WARNING, Role.AGENT) == (True, Email.NOW)
     assert default_for(Kind.FIRM_ITEM_DELIVERED, Role.CLIENT_ADMIN) == (False, Email.OFF)
+    assert default_for(Kind.SLA_LEAD_ALERT, Role.OPS_LEAD) == (True, Email.NOW)
+    assert default_for(Kind.SLA_CLIENT_ALERT, Role.CLIENT_ADMIN) == (True, Email.NOW)
 
 
 def test_the_settings_page_offers_the_persons_kinds_and_saves_them(world: World) -> None:
@@ -214,6 +217,32 @@ def test_the_settings_page_offers_the_persons_kinds_and_saves_them(world: World)
         },
     )
     assert AuditRecord.objects.filter(action="notification.preferences_set").count() == 1
+
+
+def test_the_settings_page_offers_the_sla_escalations_to_leads_and_client_admins(
+    world: World,
+) -> None:
+    lead_page = login(world.lead).get("/account/notifications/").content.decode()
+    assert "An item is escalated to the operations leads" in lead_page
+    assert 'name="sla_lead_alert-email"' in lead_page
+    admin_page = login(world.client_admin_a).get("/account/notifications/").content.decode()
+    assert "One of your firm&#x27;s requests is running late" in admin_page
+    assert 'name="sla_client_alert-email"' in admin_page
+    for other in (world.member_a, world.agent):
+        page = login(other).get("/account/notifications/").content.decode()
+        assert "sla_lead_alert" not in page and "sla_client_alert" not in page
+
+    response = login(world.lead).post(
+        "/account/notifications/",
+        {
+            "sla_warning-in_app": "on",
+            "sla_warning-email": "digest",
+            "sla_lead_alert-in_app": "on",
+            "sla_lead_alert-email": "digest",
+        },
+    )
+    assert response.status_code == 302
+    assert preferences_of(world.lead)[Kind.SLA_LEAD_ALERT] == (True, Email.DIGEST)
 
 
 def test_a_bad_choice_is_a_clear_error_and_changes_nothing(world: World) -> None:

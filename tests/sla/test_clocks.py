@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from django.test import Client as HttpClient
 from django.utils import timezone
 
+from relaydesk.accounts.actions import do_create_api_token
+from relaydesk.accounts.models import User
 from relaydesk.catalog.models import Service
 from relaydesk.core.lifecycle import Action
 from relaydesk.errors import Invalid, NotAllowed
 from relaydesk.sla.actions import do_replay_clocks, do_set_sla_policy
-from relaydesk.sla.models import BusinessCalendar, SlaClock
+from relaydesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 from relaydesk.work.actions import (
     NewWorkItem,
     do_add_comment,
@@ -124,7 +128,7 @@ def test_waiting_on_the_client_pauses_the_turnaround_and_moves_its_due_time(
         )
     paused = _clocks(item)[("turnaround", 1)]
     assert paused.status == "paused"
-    assert paused.paused_reason == "waiting_on_client"
+    assert paused.paused_reason == "Which policy number is on page 2?"
     assert paused.due_at is None
     assert paused.elapsed_seconds == 3600
     # The client answers two hours after the question: the item resumes, due two hours later.
@@ -133,6 +137,67 @@ def test_waiting_on_the_client_pauses_the_turnaround_and_moves_its_due_time(
     resumed = _clocks(item)[("turnaround", 1)]
     assert resumed.status == "running"
     assert resumed.due_at == start + dt.timedelta(hours=4 + 2)
+
+
+def _on_hold(world: World, committed: object, note: str, *, internal: bool = False) -> WorkItem:
+    """An item under a 4-hour calendar-time turnaround, worked for an hour, then put on hold
+    asking the client ``note`` an hour ago."""
+    do_set_sla_policy(
+        world.lead, world.engagement_a, turnaround_minutes=240, turnaround_business=False
+    )
+    start = timezone.now() - dt.timedelta(hours=2)
+    with committed(execute=True):  # type: ignore[operator]
+        item = _submit_at(world, start)
+        do_assign(world.lead, item, world.agent.agent, at=start)
+        do_transition(world.agent, item, Action.START, at=start)
+        do_transition(
+            world.agent,
+            item,
+            Action.WAIT_ON_CLIENT,
+            note=note,
+            internal=internal,
+            at=start + dt.timedelta(hours=1),
+        )
+    return item
+
+
+def _clocks_api(user: User, item: WorkItem) -> dict[str, Any]:
+    _, secret = do_create_api_token(user, name="clocks")
+    answer = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}").get(
+        f"/api/v1/work-items/{item.pk}/sla"
+    )
+    assert answer.status_code == 200, answer.content
+    return dict(answer.json())
+
+
+def test_the_clocks_api_and_the_item_page_say_what_the_paused_item_waits_for(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    asked = "Which policy number is on page 2?"
+    item = _on_hold(world, django_capture_on_commit_callbacks, asked)
+
+    for viewer in (world.lead, world.member_a):
+        [turnaround] = _clocks_api(viewer, item)["clocks"]
+        assert turnaround["status"] == "paused"
+        assert turnaround["paused_reason"] == asked
+        assert turnaround["due_at"] is None
+        page = login(viewer).get(f"/items/{item.pk}/").content.decode()
+        assert "paused: “Which policy number is on page 2?”" in page
+
+
+def test_a_hold_noted_internally_is_paused_by_its_state_and_keeps_the_note_from_the_client(
+    world: World, django_capture_on_commit_callbacks: object
+) -> None:
+    item = _on_hold(
+        world, django_capture_on_commit_callbacks, "Chasing the broker first", internal=True
+    )
+
+    [turnaround] = _clocks_api(world.member_a, item)["clocks"]
+    assert turnaround["paused_reason"] == "waiting_on_client"
+    assert _clocks(item)[("turnaround", 1)].paused_reason == "waiting_on_client"
+    page = login(world.member_a).get(f"/items/{item.pk}/").content.decode()
+    assert "paused: waiting on client" in page
+    assert "Chasing the broker" not in page
 
 
 def test_a_client_message_starts_a_next_response_clock_that_a_reply_stops(
@@ -229,6 +294,94 @@ def test_only_provider_admins_and_leads_set_policies_and_bad_ones_are_refused(
     for odd in ("75,150", "75,²", "75,x"):
         with pytest.raises(Invalid, match="between 1 and 99"):
             do_set_sla_policy(world.lead, world.engagement_a, turnaround_minutes=60, warn_at=odd)
+
+
+@pytest.mark.parametrize(
+    ("ladder", "refusal"),
+    [
+        pytest.param(
+            {"lead_at": 0},
+            "Alerting the operations lead needs a whole percentage of the target from 1 to "
+            "1000 (got 0); leave it empty to skip the step.",
+            id="zero",
+        ),
+        pytest.param(
+            {"client_at": 1500},
+            "Telling the client's admins needs a whole percentage of the target from 1 to "
+            "1000 (got 1500)",
+            id="too-high",
+        ),
+        pytest.param(
+            {"raise_priority_at": "100"},
+            "Raising the priority needs a whole percentage of the target from 1 to 1000 "
+            "(got '100')",
+            id="not-a-number",
+        ),
+        pytest.param(
+            {"lead_at": 100, "raise_priority_at": 90},
+            "Escalation steps go in order, each at a higher percentage: the lead first, then "
+            "the priority, then the client; raising the priority at 90 % does not come after "
+            "alerting the operations lead at 100 %.",
+            id="descending",
+        ),
+        pytest.param(
+            {"lead_at": 90, "raise_priority_at": None, "client_at": 90},
+            "telling the client's admins at 90 % does not come after alerting the operations "
+            "lead at 90 %.",
+            id="equal-across-a-skipped-step",
+        ),
+    ],
+)
+def test_a_bad_escalation_ladder_is_refused_with_a_sentence_saying_why(
+    world: World, ladder: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        do_set_sla_policy(world.lead, world.engagement_a, turnaround_minutes=60, **ladder)
+    assert refusal in str(refused.value)
+    assert not SlaPolicy.objects.exists()
+
+
+def test_the_escalation_ladder_is_set_with_the_policy_and_recorded(world: World) -> None:
+    from relaydesk.audit.models import AuditRecord
+
+    policy = do_set_sla_policy(world.lead, world.engagement_a, turnaround_minutes=60)
+    assert policy.escalation_levels() == ((1, 90), (2, 100), (3, 125))  # the defaults
+    policy = do_set_sla_policy(
+        world.lead,
+        world.engagement_a,
+        turnaround_minutes=60,
+        lead_at=1,
+        raise_priority_at=None,
+        client_at=1000,
+    )
+    policy.refresh_from_db()
+    assert policy.escalation_levels() == ((1, 1), (3, 1000))
+    assert SlaPolicy.objects.count() == 1  # the same scope: replaced
+    last = AuditRecord.objects.filter(action="sla.policy_set").order_by("-id").first()
+    assert last is not None
+    assert (last.detail["lead_at"], last.detail["raise_priority_at"]) == (1, None)
+    assert last.detail["client_at"] == 1000
+
+
+def test_the_back_office_refuses_a_ladder_out_of_order_under_the_step(world: World) -> None:
+    policy = do_set_sla_policy(world.lead, world.engagement_a, turnaround_minutes=60)
+    page = login(back_office_user()).post(
+        f"/admin/sla/slapolicy/{policy.pk}/change/",
+        {
+            "engagement": world.engagement_a.pk,
+            "turnaround_minutes": "60",
+            "warn_at": "75,90",
+            "lead_at": "90",
+            "raise_priority_at": "100",
+            "client_at": "95",
+        },
+    )
+    assert page.status_code == 200
+    assert "telling the client&#x27;s admins at 95 % does not come after raising the " in (
+        page.content.decode()
+    )
+    policy.refresh_from_db()
+    assert policy.client_at == 125
 
 
 def test_the_item_page_shows_the_clocks_to_provider_and_client(

@@ -19,15 +19,10 @@ from tests.conftest import World
 pytestmark = pytest.mark.django_db
 
 
-def _item_submitted(world: World, hours_ago: float) -> WorkItem:
-    """An item under a 4-hour calendar-time turnaround, submitted ``hours_ago``."""
-    do_set_sla_policy(
-        world.lead,
-        world.engagement_a,
-        turnaround_minutes=240,
-        turnaround_business=False,
-        warn_at="75,90",
-    )
+def _item_submitted(world: World, hours_ago: float, **ladder: int | None) -> WorkItem:
+    """An item under a 4-hour calendar-time turnaround, submitted ``hours_ago`` (the
+    escalation ``ladder`` as given, else the default one)."""
+    _policy(world, **ladder)
     item, _ = do_submit_work_item(
         world.member_a,
         NewWorkItem(
@@ -36,6 +31,17 @@ def _item_submitted(world: World, hours_ago: float) -> WorkItem:
         at=timezone.now() - dt.timedelta(hours=hours_ago),
     )
     return item
+
+
+def _policy(world: World, **ladder: int | None) -> None:
+    do_set_sla_policy(
+        world.lead,
+        world.engagement_a,
+        turnaround_minutes=240,
+        turnaround_business=False,
+        warn_at="75,90",
+        **ladder,  # type: ignore[arg-type]
+    )
 
 
 def _said(item: WorkItem) -> list[tuple[str, str, bool]]:
@@ -137,3 +143,29 @@ def test_raising_the_priority_keeps_the_policy_the_item_was_submitted_under(
 
     clock = SlaClock.objects.get(item=item, kind="turnaround")
     assert clock.target_seconds == 4 * 3600
+
+
+def test_the_watch_climbs_the_ladder_the_policy_was_last_given(world: World) -> None:
+    # At 60 % of 4 h the default ladder (90, 100, 125) has nothing to do …
+    item = _item_submitted(world, hours_ago=2.4)
+    assert do_watch_clocks().escalations == 0
+    # … a ladder that alerts the lead at 50 % and tells the client at 80 %, never raising
+    # the priority, alerts the lead at once …
+    _policy(world, lead_at=50, raise_priority_at=None, client_at=80)
+    assert do_watch_clocks().escalations == 1
+    [(kind, note, internal)] = _said(item)
+    assert kind == "sla_escalated" and internal
+    assert note.startswith("Operations lead alerted: Turnaround at 50 % of 4 h (due ")
+    # … tells the client an hour later (85 %), before the due time …
+    later = timezone.now() + dt.timedelta(hours=1)
+    assert do_watch_clocks(at=later).escalations == 1
+    told_client = _said(item)[-1]
+    assert told_client[0] == "sla_escalated" and not told_client[2]
+    assert told_client[1].startswith(
+        "Your admins have been told this item is at risk of being late: Turnaround at 80 % "
+    )
+    # … and past the due time leaves the priority alone: that step is skipped.
+    assert do_watch_clocks(at=later + dt.timedelta(hours=2)).escalations == 0
+    item.refresh_from_db()
+    assert item.priority == Priority.NORMAL
+    assert not AuditRecord.objects.filter(action="sla.priority_raised").exists()

@@ -18,10 +18,11 @@ Three clocks:
   measures the provider's time to the final delivery.
 
 Every running clock stops while the item is in a pausing state (waiting on the
-client), with that state as the reason. Each target is in business time (the
-engagement's calendar) or calendar time (every hour counts). A hard deadline (a
-court filing date, a payroll cut-off) caps the turnaround's due time whenever it
-is earlier, and does not move while the clock is paused.
+client). Its reason is what the provider said when it put the item on hold (what it
+needs from the client), or the state itself when nothing was said. Each target is in
+business time (the engagement's calendar) or calendar time (every hour counts). A
+hard deadline (a court filing date, a payroll cut-off) caps the turnaround's due
+time whenever it is earlier, and does not move while the clock is paused.
 
 Pure Python: the time arithmetic is whatever :class:`TimeMeasure` is given, so the
 same replay runs on :mod:`relaydesk.core.calendars`' functions or on a precomputed
@@ -147,13 +148,16 @@ class TimelineEntry:
 
     ``to_state`` is the state the event moved the item to (empty when it did not
     move it); ``provider_reply`` is a provider's message the client can read;
-    ``client_message`` is a message from the client's side.
+    ``client_message`` is a message from the client's side. ``note`` is what was
+    said with the move (the question of a hold), given only when the client may
+    read it: it becomes the reason of the pause the move starts.
     """
 
     at: dt.datetime
     to_state: str = ""
     provider_reply: bool = False
     client_message: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +167,9 @@ class Clock:
     ``elapsed`` is the counted time the clock has run (pauses excluded). ``due_at``
     is when the target is (or was) reached if nothing pauses it again; it is None
     while the clock is paused and no hard deadline bounds it. ``breached_at`` is
-    when the clock passed its due time, if it did.
+    when the clock passed its due time, if it did. ``paused_reason``, while it is
+    paused, is what the client was asked when the item was put on hold, or the
+    pausing state (``waiting_on_client``) when nothing was said.
     """
 
     kind: ClockKind
@@ -254,6 +260,8 @@ def replay(
     runs += [first, turnaround]
     waiting_reply: _Run | None = None
     cycles = 0
+    # Why the item is on hold (the note of the move that paused it, else its state);
+    # empty while it is not.
     paused_by = ""
 
     def live() -> list[_Run]:
@@ -290,12 +298,12 @@ def replay(
             # Rework after delivery: the turnaround runs again until the next delivery.
             turnaround.stopped_at = None
         if state in terms.pause_states:
-            paused_by = state
+            paused_by = entry.note.strip() or state
             for run in live():
                 # Running, or reopened after delivery by this very event: paused from now.
                 if run.paused_since is None:
                     run.halt(at)
-                    run.paused_reason, run.paused_since = state, at
+                    run.paused_reason, run.paused_since = paused_by, at
         else:
             paused_by = ""
             for run in live():

@@ -38,6 +38,8 @@ class Kind(StrEnum):
     COMMENT_ADDED = "comment_added"
     REWORK_REQUESTED = "rework_requested"
     SLA_WARNING = "sla_warning"
+    SLA_LEAD_ALERT = "sla_lead_alert"
+    SLA_CLIENT_ALERT = "sla_client_alert"
     HANDOFF_WAITING = "handoff_waiting"
     REVIEW_ASSIGNED = "review_assigned"
     REVIEW_WAITING = "review_waiting"
@@ -146,6 +148,23 @@ KINDS: dict[Kind, KindSpec] = {
         default=(True, Email.NOW),
         # A lead hears of every late item: one e-mail a day, the list in between.
         defaults={Role.OPS_LEAD: (True, Email.DIGEST)},
+    ),
+    Kind.SLA_LEAD_ALERT: KindSpec(
+        label="An item is escalated to the operations leads",
+        short="SLA escalation",
+        help="An item has used the share of its time at which its SLA policy alerts the "
+        "leads: reassign it or help it finish.",
+        roles=_LEADS & roles_with(_P.VIEW_OPERATIONS_BOARD),
+        # The first step of the ladder asks a lead to act now, unlike a warning.
+        default=(True, Email.NOW),
+    ),
+    Kind.SLA_CLIENT_ALERT: KindSpec(
+        label="One of your firm's requests is running late",
+        short="Running late",
+        help="A request of your firm is late, or close to it, on a service-level target the "
+        "engagement promises; the provider's team lead is on it.",
+        roles=_CLIENT_ADMINS & roles_with(_P.VIEW_SERVICE_LEVELS),
+        default=(True, Email.NOW),
     ),
     Kind.HANDOFF_WAITING: KindSpec(
         label="An item is handed to you",

@@ -37,6 +37,7 @@ __all__ = [
     "notifications_paused",
     "on_handoff_offered",
     "on_item_commented",
+    "on_sla_escalated",
     "on_sla_warning",
     "on_work_item_changed",
 ]
@@ -312,6 +313,81 @@ def _sla(
         for user in recipients
     ]
     do_notify(Kind.SLA_WARNING, item, notes)
+
+
+# The steps of the SLA watch's escalation ladder that tell someone.
+_LEAD_STEP, _CLIENT_STEP = 1, 3
+
+
+def on_sla_escalated(
+    sender: object,
+    item_id: int,
+    step: int = 0,
+    clock: str = "",
+    percent: int = 0,
+    late: bool = False,
+    due_at: dt.datetime | None = None,
+    **kwargs: object,
+) -> None:
+    """The watch took an escalation step: the first alerts the operations leads, the third
+    tells the client's admins (the second, raising the priority, tells nobody)."""
+    if _paused.get() or step not in (_LEAD_STEP, _CLIENT_STEP):
+        return
+    with _guarded("SLA escalation of item", item_id):
+        item = _item(item_id)
+        if item is None:
+            return
+        name = clock.lower() or "service-level"
+        if step == _LEAD_STEP:
+            _lead_alert(item, name, percent, late, due_at)
+        else:
+            _client_alert(item, name, late, due_at)
+
+
+def _lead_alert(
+    item: WorkItem, name: str, percent: int, late: bool, due_at: dt.datetime | None
+) -> None:
+    """Every operations lead: the item has used the share of its time the ladder alerts at."""
+    holder = item.owner if item.state in HELD_STATES else None
+    where = f"held by {holder.full_name}" if holder else f"{item.state_enum.label.lower()}"
+    title = f"{item.reference} escalated: {percent} % of its {name} time used"
+    due = "It was due" if late else "Due"
+    leads = User.objects.filter(role=Role.OPS_LEAD.value, is_active=True).order_by("pk")
+    notes = [
+        Note(
+            lead,
+            title,
+            f"{item.title} ({item.client.name}, {item.service.name}), {where}. "
+            f"{due} {_local(due_at, lead)}. Reassign it, or help it finish.",
+            _item_url(item),
+        )
+        for lead in leads
+    ]
+    do_notify(Kind.SLA_LEAD_ALERT, item, notes)
+
+
+def _client_alert(item: WorkItem, name: str, late: bool, due_at: dt.datetime | None) -> None:
+    """The client's admins, of this item's client only: what their timeline already says,
+    and never who holds the item, an internal note or the shares the provider counts in."""
+    admins = User.objects.filter(
+        client_id=item.client_id, role=Role.CLIENT_ADMIN.value, is_active=True
+    ).order_by("pk")
+    what = f"“{item.title}” ({item.engagement.name}, {item.service.name})"
+    if late:
+        title = f"{item.reference} is running late: {item.title}"
+    else:
+        title = f"{item.reference} may run late: {item.title}"
+    notes = []
+    for admin in admins:
+        due = _local(due_at, admin)
+        standing = (
+            f"is past its {name} target, due {due}"
+            if late
+            else f"is close to its {name} target, due {due}"
+        )
+        body = f"A request of your firm, {what}, {standing}. The provider's team lead is on it."
+        notes.append(Note(admin, title, body, _item_url(item)))
+    do_notify(Kind.SLA_CLIENT_ALERT, item, notes)
 
 
 # --- handoffs -----------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from relaydesk.clients.models import Engagement
 from relaydesk.core.permissions import Permission, can
 from relaydesk.core.sla import Clock, ClockKind, ClockStatus
 from relaydesk.errors import Invalid, NotAllowed
-from relaydesk.sla.models import SlaClock, SlaPolicy
+from relaydesk.sla.models import SlaClock, SlaPolicy, escalation_problem
 from relaydesk.sla.queries import ReplayInputs, policies_of, policy_for
-from relaydesk.sla.signals import sla_warning
+from relaydesk.sla.signals import sla_escalated, sla_warning
 from relaydesk.tenancy import rowsecurity
 from relaydesk.work.models import Priority, WorkItem, WorkItemEvent
 
@@ -172,17 +172,27 @@ def do_set_sla_policy(
     turnaround_minutes: int | None = None,
     turnaround_business: bool = True,
     warn_at: str = "75,90",
+    lead_at: int | None = 90,
+    raise_priority_at: int | None = 100,
+    client_at: int | None = 125,
     source_ip: str | None = None,
     at: dt.datetime | None = None,
 ) -> SlaPolicy:
     """Set the engagement's SLA policy for one service and priority (or all of either).
 
-    Replaces the policy of the same scope, if there is one. Once committed, the
+    Replaces the policy of the same scope, if there is one. ``warn_at`` are the
+    warning percentages (1–99); ``lead_at``, ``raise_priority_at`` and
+    ``client_at`` the escalation ladder the watch climbs, each a percentage of a
+    clock's target (1–1000, ascending; None skips the step). Raises
+    :class:`Invalid` with a sentence saying what is wrong. Once committed, the
     clocks of the engagement's open items are replayed on the new terms, so their
     due times move with it.
     """
     if not can(actor.role_enum, Permission.CONFIGURE_SLA):
         raise NotAllowed("Your role cannot set SLA policies.")
+    ladder = escalation_problem(lead_at, raise_priority_at, client_at)
+    if ladder is not None:
+        raise Invalid(ladder[1])
     at = at or timezone.now()
     with transaction.atomic():
         policy = (
@@ -199,6 +209,9 @@ def do_set_sla_policy(
         policy.turnaround_minutes = turnaround_minutes
         policy.turnaround_business = turnaround_business
         policy.warn_at = warn_at
+        policy.lead_at = lead_at
+        policy.raise_priority_at = raise_priority_at
+        policy.client_at = client_at
         policy.updated_at = at
         try:
             policy.full_clean(exclude=["client"])
@@ -220,6 +233,9 @@ def do_set_sla_policy(
                 "next_response_minutes": next_response_minutes,
                 "turnaround_minutes": turnaround_minutes,
                 "warn_at": policy.warn_at,
+                "lead_at": lead_at,
+                "raise_priority_at": raise_priority_at,
+                "client_at": client_at,
             },
         )
         rowsecurity.on_commit_in_scope(lambda: replay_after_change([engagement.pk]))
@@ -262,7 +278,8 @@ def do_watch_clocks(*, at: dt.datetime | None = None) -> WatchRun:
     lead (internal, and a ``sla.lead_alert`` audit record), raise the item's
     priority one step (turnaround clocks only), tell the client's admins (on the
     timeline the client reads, and a ``sla.client_alert`` record). ``warned``
-    and ``escalation`` on the clock keep each from being said twice.
+    and ``escalation`` on the clock keep each from being said twice. Once
+    committed, ``sla_warning`` and ``sla_escalated`` tell the notifications.
     """
     now = at or timezone.now()
     open_ids = list(WorkItem.objects.exclude(state__in=_CLOSED_STATES).values_list("pk", flat=True))
@@ -324,6 +341,7 @@ def _announce_locked(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tu
     name = f"{ClockKind(clock.kind).label}{f' #{clock.cycle}' if clock.cycle > 1 else ''}"
     target = _hours(clock.target_seconds)
     due = _local(clock.due_at, item.engagement.time_zone)
+    late = used >= 100
     with transaction.atomic():
         said = 0
         for level in levels:
@@ -334,7 +352,8 @@ def _announce_locked(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tu
             said += 1
             levels.append(100)
         for step, percent in steps:
-            _escalate(item, clock, step, f"{name} at {percent} % of {target} (due {due})", now)
+            why = f"{name} at {percent} % of {target} (due {due})"
+            _escalate(item, clock, step, why, now, late=late)
         SlaClock.objects.filter(pk=clock.pk).update(
             warned=max([clock.warned, *levels]),
             escalation=max([clock.escalation, *(step for step, _ in steps)]),
@@ -342,6 +361,8 @@ def _announce_locked(clock: SlaClock, policy: SlaPolicy, now: dt.datetime) -> tu
         if said:
             missed = breached and 100 in levels
             _tell_after_commit(item, name, levels, missed=missed, due=due, due_at=clock.due_at)
+        if steps:
+            _escalated_after_commit(item, name, steps, late=late, due_at=clock.due_at)
     return said, len(steps)
 
 
@@ -375,8 +396,40 @@ def _tell_after_commit(
     )
 
 
-def _escalate(item: WorkItem, clock: SlaClock, step: int, why: str, now: dt.datetime) -> None:
-    """Take one escalation step on ``item``: on its timeline and in the audit trail."""
+def _escalated_after_commit(
+    item: WorkItem,
+    name: str,
+    steps: list[tuple[int, int]],
+    *,
+    late: bool,
+    due_at: dt.datetime | None,
+) -> None:
+    """Send ``sla_escalated`` for each step just taken, once the steps have committed."""
+    item_id = item.pk
+
+    def send() -> None:
+        for step, percent in steps:
+            sla_escalated.send(
+                sender=SlaClock,
+                item_id=item_id,
+                step=step,
+                clock=name,
+                percent=percent,
+                late=late,
+                due_at=due_at,
+            )
+
+    rowsecurity.on_commit_in_scope(send)
+
+
+def _escalate(
+    item: WorkItem, clock: SlaClock, step: int, why: str, now: dt.datetime, *, late: bool
+) -> None:
+    """Take one escalation step on ``item``: on its timeline and in the audit trail.
+
+    The client's admins read the third step on the timeline: whether the item is
+    late or only at risk of it (a ladder may tell them before the due time).
+    """
     detail: dict[str, object] = {"clock": clock.kind, "cycle": clock.cycle, "step": step}
     if step == 1:
         _note(item, now, "sla_escalated", f"Operations lead alerted: {why}.")
@@ -392,11 +445,12 @@ def _escalate(item: WorkItem, clock: SlaClock, step: int, why: str, now: dt.date
             detail |= {"from": fresh.priority, "to": raised.value}
         action = "sla.priority_raised"
     else:
+        standing = "late" if late else "at risk of being late"
         _note(
             item,
             now,
             "sla_escalated",
-            f"Your admins have been told this item is late: {why}. The provider's team "
+            f"Your admins have been told this item is {standing}: {why}. The provider's team "
             "lead is on it.",
             internal=False,
         )

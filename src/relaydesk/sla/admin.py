@@ -56,6 +56,13 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         super().delete_model(request, obj)
         rowsecurity.on_commit_in_scope(lambda: replay_after_change([engagement]))
 
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        # Policies deleted from the list: every engagement that lost one replays, too.
+        engagements = sorted(set(queryset.values_list("engagement_id", flat=True)))
+        super().delete_queryset(request, queryset)
+        if engagements:
+            rowsecurity.on_commit_in_scope(lambda: replay_after_change(engagements))
+
 
 @admin.register(SlaClock)
 class SlaClockAdmin(admin.ModelAdmin):

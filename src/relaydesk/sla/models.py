@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import pairwise
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +21,15 @@ from relaydesk.core.sla import ClockKind, ClockStatus
 from relaydesk.work.models import Priority
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The escalation ladder of a policy: its fields, in the order they are reached, and what
+# each step does. A step goes up to ten times a target (a one-hour first response told
+# to the client ten hours in); anything higher is a slip of the keyboard.
+ESCALATION_STEPS = (
+    ("lead_at", "alerting the operations lead"),
+    ("raise_priority_at", "raising the priority"),
+    ("client_at", "telling the client's admins"),
+)
+ESCALATION_MAX_PERCENT = 1000
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
@@ -251,7 +261,7 @@ class SlaPolicy(models.Model):
         null=True,
         blank=True,
         default=90,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(ESCALATION_MAX_PERCENT)],
         help_text="Escalation 1: alert the operations lead when a clock has used this % "
         "of its target; empty: never.",
     )
@@ -259,14 +269,14 @@ class SlaPolicy(models.Model):
         null=True,
         blank=True,
         default=100,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(ESCALATION_MAX_PERCENT)],
         help_text="Escalation 2: raise the item's priority one step at this %; empty: never.",
     )
     client_at = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
         default=125,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(ESCALATION_MAX_PERCENT)],
         help_text="Escalation 3: tell the client's admins at this %; empty: never.",
     )
     updated_at = models.DateTimeField(default=timezone.now)
@@ -316,12 +326,12 @@ class SlaPolicy(models.Model):
         """Check the warnings, the escalation order, that some target is set, and that the
         service is the engagement's."""
         errors: dict[str, str] = {}
-        reached = [at for at in (self.lead_at, self.raise_priority_at, self.client_at) if at]
-        if reached != sorted(reached):
-            errors["client_at"] = (
-                "Escalation steps go in order: the lead first, then the priority, then the "
-                "client, each at a higher percentage."
-            )
+        ladder = (self.lead_at, self.raise_priority_at, self.client_at)
+        # A percentage out of bounds is already refused by its field's validators.
+        if all(at is None or _in_bounds(at) for at in ladder):
+            problem = escalation_problem(*ladder)
+            if problem is not None:
+                errors[problem[0]] = problem[1]
         try:
             parse_warn_at(self.warn_at)
         except ValidationError as problem:
@@ -338,6 +348,47 @@ class SlaPolicy(models.Model):
             errors["service"] = "The engagement does not include this service."
         if errors:
             raise ValidationError(errors)
+
+
+def _in_bounds(percent: object) -> bool:
+    return (
+        isinstance(percent, int)
+        and not isinstance(percent, bool)
+        and 1 <= percent <= ESCALATION_MAX_PERCENT
+    )
+
+
+def escalation_problem(
+    lead_at: object, raise_priority_at: object, client_at: object
+) -> tuple[str, str] | None:
+    """What is wrong with an escalation ladder, as (field, sentence); None when it is sound.
+
+    Each step is a whole percentage of a clock's target from 1 to
+    :data:`ESCALATION_MAX_PERCENT`, or None to skip it; the steps that are set come
+    in their order (the lead, the priority, the client), each at a higher percentage.
+    """
+    steps = [
+        (field, what, percent)
+        for (field, what), percent in zip(
+            ESCALATION_STEPS, (lead_at, raise_priority_at, client_at), strict=True
+        )
+    ]
+    for field, what, percent in steps:
+        if percent is not None and not _in_bounds(percent):
+            return field, (
+                f"{what.capitalize()} needs a whole percentage of the target from 1 to "
+                f"{ESCALATION_MAX_PERCENT} (got {percent!r}); leave it empty to skip the step."
+            )
+    taken = [step for step in steps if step[2] is not None]
+    for (_, earlier, low), (field, later, high) in pairwise(taken):
+        assert isinstance(low, int) and isinstance(high, int)
+        if high <= low:
+            return field, (
+                "Escalation steps go in order, each at a higher percentage: the lead first, "
+                f"then the priority, then the client; {later} at {high} % does not come "
+                f"after {earlier} at {low} %."
+            )
+    return None
 
 
 def parse_warn_at(text: str) -> tuple[int, ...]:

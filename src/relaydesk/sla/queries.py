@@ -122,7 +122,10 @@ def timeline_for(
 
     A comment the client can read is a provider's reply when a provider person
     wrote it and a client message when someone of the client did
-    (``client_roles``: actor id -> True for the client's people).
+    (``client_roles``: actor id -> True for the client's people). A move's note
+    (what the client was asked when the item was put on hold) goes with it when
+    the client may read it: a pause shows it as its reason to everyone who sees
+    the clocks, the client included.
     """
     entries = []
     for event in events:
@@ -134,6 +137,7 @@ def timeline_for(
                 to_state=event.to_state,
                 provider_reply=comment and not from_client,
                 client_message=bool(from_client),
+                note=event.note if event.to_state and not event.internal else "",
             )
         )
     return entries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class ClockOut(Schema):
@@ -21,7 +21,10 @@ class ClockOut(Schema):
     due_at: dt.datetime | None
     stopped_at: dt.datetime | None
     breached_at: dt.datetime | None
-    paused_reason: str
+    paused_reason: str = Field(
+        description="While paused: what the client was asked when the item was put on hold, "
+        "or the pausing state (waiting_on_client) when nothing was said; empty otherwise."
+    )
 
 
 class ItemClocksOut(Schema):

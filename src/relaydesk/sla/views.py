@@ -10,11 +10,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from relaydesk.accounts.models import User
+from relaydesk.audit.actions import do_record_figures_export
 from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.permissions import roles_required
 from relaydesk.sla.forms import AttainmentFilter
 from relaydesk.sla.queries import Attainment, attainment_figures
-from relaydesk.web import spreadsheet_cell
+from relaydesk.web import client_ip, spreadsheet_cell
 
 
 @roles_required(*roles_with(Permission.VIEW_SERVICE_LEVELS))
@@ -39,6 +40,7 @@ def attainment(request: HttpRequest) -> HttpResponse:
             service_id=service.pk if service else None,
         )
         if request.GET.get("format") == "csv":
+            do_record_figures_export(user, "SLA attainment", data, client_ip(request))
             return _csv(figures)
     status = 200 if figures is not None else 400
     return render(

@@ -26,11 +26,12 @@ def bar_width(used_percent: float | None) -> int:
 
 @register.filter
 def paused_by(reason: str) -> str:
-    """What paused a clock, in words: "waiting on client"."""
+    """What paused a clock, in words: what the client was asked, in quotes, or the state
+    ("waiting on client") when the hold said nothing."""
     try:
         return State(reason).label.lower()
     except ValueError:
-        return reason
+        return f"“{reason}”"
 
 
 @register.filter
