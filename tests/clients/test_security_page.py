@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.test import override_settings
 
 from tests.conftest import World, login, submit
@@ -52,3 +54,39 @@ def test_the_statement_names_the_wall_between_clients_that_is_really_there(world
     else:
         assert "row-level security" not in page
         assert "Checked by the application on every request and every API call" in page
+
+
+def test_every_reviewer_role_is_said_to_see_only_the_work_waiting_for_it(world: World) -> None:
+    page = login(world.member_a).get("/clients/security/").content.decode()
+    for label in ("QA reviewer", "Supervising attorney", "Senior analyst"):
+        row = re.search(rf"<tr><td>{label}</td><td>1</td><td[^>]*>([^<]+)</td></tr>", page)
+        assert row is not None, label
+        assert row.group(1) == "Only items waiting for their review"
+    agent = re.search(r"<tr><td>Agent</td><td>2</td><td[^>]*>([^<]+)</td></tr>", page)
+    assert agent is not None and agent.group(1).startswith("Only items they hold")
+
+
+def test_the_password_line_is_read_from_the_hashers_and_validators_configured(
+    world: World,
+) -> None:
+    browser = login(world.member_a)
+    page = browser.get("/clients/security/").content.decode()
+    assert (
+        "<dd>Argon2 hashing; not like their name or e-mail address, at least 12 characters, "
+        "not common, not all digits</dd>"
+    ) in page
+    with override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"],
+        AUTH_PASSWORD_VALIDATORS=[
+            {
+                "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+                "OPTIONS": {"min_length": 16},
+            }
+        ],
+    ):
+        page = browser.get("/clients/security/").content.decode()
+    assert "<dd>PBKDF2-SHA256 hashing; at least 16 characters</dd>" in page
+    assert "Argon2" not in page and "not common" not in page
+    with override_settings(AUTH_PASSWORD_VALIDATORS=[]):
+        page = browser.get("/clients/security/").content.decode()
+    assert "<dd>Argon2 hashing; no rule on their length or content</dd>" in page

@@ -11,9 +11,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from relaydesk.audit.models import AuditRecord
 from relaydesk.errors import NotAllowed
+from relaydesk.mailintake.models import QuarantineDataKey
 from relaydesk.vault.actions import CannotDecrypt, do_rotate_keys, plaintext_of
 from relaydesk.vault.keys import ENV_MASTER_KEY, read_key_file, write_key_file
 from relaydesk.vault.models import ClientDataKey
@@ -171,8 +173,9 @@ def test_status_counts_stored_files_purged_files_and_values_apart(world: World) 
     call_command("keys", "status", stdout=out)
 
     lines = out.getvalue().splitlines()
-    (alpha,) = [line for line in lines if "alpha-law" in line]
-    (bravo,) = [line for line in lines if "bravo-retail" in line]
+    keys = [line for line in lines if "wrapped by" in line]
+    (alpha,) = [line for line in keys if "alpha-law" in line]
+    (bravo,) = [line for line in keys if "bravo-retail" in line]
     assert "1 file(s), 1 purged, 2 confidential value(s)" in alpha
     assert "0 file(s), 0 purged, 1 confidential value(s)" in bravo
     assert (
@@ -181,3 +184,50 @@ def test_status_counts_stored_files_purged_files_and_values_apart(world: World) 
     ) in lines
     # The purged legacy file left nothing behind, so only the live one is unencrypted.
     assert "Files stored before encryption (not encrypted): 1" in lines
+    assert [line.split() for line in lines if "wrapped by" not in line and "alpha-law" in line] == [
+        ["alpha-law", "1", "file(s)"]
+    ]
+
+
+def test_status_lists_the_mail_quarantine_key_never_its_material(
+    world: World, settings, tmp_path: Path, django_capture_on_commit_callbacks
+) -> None:
+    from relaydesk.mailintake.actions import do_ingest_message
+    from relaydesk.mailintake.sealing import current_quarantine_key
+    from tests.mailintake.support import intake_addresses, message
+
+    out = StringIO()
+    call_command("keys", "status", stdout=out)
+    assert "Mail-quarantine data keys (the provider's): 0" in out.getvalue()
+    # Given a message held before its client is known, under the provider's quarantine key ...
+    intake_addresses(world)
+    held = do_ingest_message(message("wrong-address")).quarantined
+    assert held is not None and held.provider_key
+
+    out = StringIO()
+    call_command("keys", "status", stdout=out)
+
+    text = out.getvalue()
+    master = read_key_file(Path(settings.RELAYDESK_MASTER_KEY_FILE))
+    assert "Mail-quarantine data keys (the provider's): 1" in text
+    (line,) = [line for line in text.splitlines() if line.strip().startswith("quarantine ")]
+    assert f"v1  wrapped by {master.id}  1 held message(s)  created " in line
+    assert line.endswith(", never re-wrapped")
+    _, plain_key = current_quarantine_key(at=timezone.now())
+    wrapped = bytes(QuarantineDataKey.objects.get().wrapped_key)
+    for secret in (master.key, plain_key, wrapped):
+        assert base64.b64encode(secret).decode() not in text and secret.hex() not in text
+
+    # ... once the master key is rotated, it is listed as re-wrapped, under the new key.
+    new_file = tmp_path / "new.key"
+    call_command("keys", "new", "--out", str(new_file), stdout=StringIO())
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("keys", "rotate", "--new-key-file", str(new_file), stdout=StringIO())
+    out = StringIO()
+    call_command("keys", "status", stdout=out)
+    (line,) = [
+        line for line in out.getvalue().splitlines() if line.strip().startswith("quarantine ")
+    ]
+    new = read_key_file(new_file)
+    assert f"v1  wrapped by {new.id}" in line and ", re-wrapped " in line
+    assert "NOT the configured master key" not in line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection, transaction
@@ -112,6 +113,43 @@ def do_record_audit_export(
             client=client,
             source_ip=source_ip,
             detail={"rows": rows, **{k: v for k, v in filters.items() if v}},
+        )
+
+
+def do_record_figures_export(
+    actor: User, what: str, filters: Mapping[str, Any], source_ip: str | None = None
+) -> AuditRecord:
+    """Record that ``actor`` downloaded figures (``figures.export``): what, the period and the
+    filters they were asked with, never the figures themselves.
+
+    ``filters`` is the figures form's cleaned data (``start``, ``end``, and the
+    ``engagement``, ``service``, ``group_by`` or ``kind`` chosen). The record belongs to
+    the actor's client, or, for the provider, to the client of the engagement the figures
+    were narrowed to (none for figures across clients). The caller has already shown
+    the figures to ``actor``; nothing is checked here.
+    """
+    engagement = filters.get("engagement")
+    service = filters.get("service")
+    client = (
+        actor.client_id if actor.client_id is not None else getattr(engagement, "client_id", None)
+    )
+    start, end = filters.get("start"), filters.get("end")
+    detail: dict[str, Any] = {
+        "what": _clip(what, 100),
+        "period": f"{start:%Y-%m-%d}/{end:%Y-%m-%d}" if start and end else "",
+        "engagement": getattr(engagement, "pk", None),
+        "service": getattr(service, "slug", None),
+        "group_by": str(filters.get("group_by") or ""),
+        "kind": str(getattr(filters.get("kind"), "value", filters.get("kind") or "")),
+    }
+    with transaction.atomic():
+        return record(
+            actor=actor,
+            action="figures.export",
+            obj=None,
+            client=client,
+            source_ip=source_ip,
+            detail={key: value for key, value in detail.items() if value not in ("", None)},
         )
 
 

@@ -67,6 +67,8 @@ ACTION_LABELS = {
     "client.require_mfa": "Sign-in rule changed",
     "client.export": "Data exported",
     "audit.export": "Audit trail exported",
+    "figures.export": "Figures exported",
+    "attachment.encrypt_legacy": "Stored file encrypted",
     "api_token.create": "API token created",
     "api_token.revoke": "API token revoked",
     "permission.denied": "Access refused",

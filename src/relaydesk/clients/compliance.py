@@ -11,6 +11,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.hashers import get_hasher
+from django.contrib.auth.password_validation import (
+    CommonPasswordValidator,
+    MinimumLengthValidator,
+    NumericPasswordValidator,
+    UserAttributeSimilarityValidator,
+    get_default_password_validators,
+)
 from django.db.models import Count, Max
 
 from relaydesk.accounts.models import User
@@ -20,6 +28,7 @@ from relaydesk.clients.models import Client, Engagement
 from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.core.roles import Role
 from relaydesk.tenancy import rowsecurity
+from relaydesk.vault.queries import unencrypted_file_count
 from relaydesk.work.models import Attachment, SensitiveDetail
 from relaydesk.workforce.models import Site
 
@@ -63,6 +72,50 @@ class SecurityReport:
     provider_access: list[tuple[str, int]] = field(default_factory=list)
     api_rate: str = ""
     production: bool = False
+    # Files kept from before encryption existed, not encrypted yet.
+    documents_unencrypted: int = 0
+    password_hashing: str = ""
+    password_rules: list[str] = field(default_factory=list)
+
+    @property
+    def documents_stored(self) -> int:
+        """Files stored now, encrypted or not (purged ones are gone)."""
+        return self.documents_encrypted + self.documents_unencrypted
+
+
+# Django's hasher algorithm names as people read them.
+HASHER_NAMES = {
+    "argon2": "Argon2",
+    "bcrypt_sha256": "bcrypt (SHA-256)",
+    "bcrypt": "bcrypt",
+    "scrypt": "scrypt",
+    "pbkdf2_sha256": "PBKDF2-SHA256",
+    "pbkdf2_sha1": "PBKDF2-SHA1",
+    "md5": "MD5",
+}
+
+
+def password_hashing() -> str:
+    """The algorithm new passwords are hashed with: the first of ``PASSWORD_HASHERS``."""
+    algorithm = str(get_hasher("default").algorithm)
+    return HASHER_NAMES.get(algorithm, algorithm)
+
+
+def password_rules() -> list[str]:
+    """What a new password must be, one phrase per validator in ``AUTH_PASSWORD_VALIDATORS``."""
+    rules = []
+    for validator in get_default_password_validators():
+        if isinstance(validator, MinimumLengthValidator):
+            rules.append(f"at least {validator.min_length} characters")
+        elif isinstance(validator, CommonPasswordValidator):
+            rules.append("not common")
+        elif isinstance(validator, NumericPasswordValidator):
+            rules.append("not all digits")
+        elif isinstance(validator, UserAttributeSimilarityValidator):
+            rules.append("not like their name or e-mail address")
+        else:  # a validator of the deployment's own: its own words
+            rules.append(str(validator.get_help_text()).rstrip("."))
+    return rules
 
 
 def _minutes(value: object) -> int:
@@ -134,4 +187,7 @@ def build_security_report(client: Client) -> SecurityReport:
         provider_access=[(role.label, counts.get(role.value, 0)) for role in provider_roles],
         api_rate=str(getattr(settings, "RELAYDESK_API_RATE", "")),
         production=bool(getattr(settings, "PRODUCTION", False)),
+        documents_unencrypted=unencrypted_file_count(client.pk),
+        password_hashing=password_hashing(),
+        password_rules=password_rules(),
     )

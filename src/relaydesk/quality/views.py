@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from relaydesk.accounts.models import User
-from relaydesk.audit.actions import do_record_denial
+from relaydesk.audit.actions import do_record_denial, do_record_figures_export
 from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.errors import ActionRefused, Invalid
 from relaydesk.permissions import roles_required
@@ -214,6 +214,7 @@ def figures(request: HttpRequest) -> HttpResponse:
             service_id=service.pk if service else None,
         )
         if request.GET.get("format") == "csv":
+            do_record_figures_export(user, "Quality figures", data, client_ip(request))
             return _figures_csv(shown)
     return render(
         request,

@@ -10,7 +10,9 @@ retention since they were made, their PDF's file and commentary go (the Report r
 stays as a tombstone with ``purged_at``), each with its ``retention.purge`` record.
 Finished webhook deliveries older than the retention are deleted, with one
 ``retention.purge`` record per endpoint. One ``retention.purge_run`` record sums up
-the run. ``do_export_client`` writes a client's data as a ZIP and records
+the run. ``do_schedule_daily_purge`` (each sweep of the worker's loop) queues the day's
+purge once, and ``do_run_daily_purge`` (the worker's task) runs it, never two at once.
+``do_export_client`` writes a client's data as a ZIP and records
 ``client.export``.
 """
 
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from relaydesk.accounts.models import User
@@ -33,6 +35,7 @@ from relaydesk.core.roles import Role
 from relaydesk.errors import NotAllowed, NotFound
 from relaydesk.insights.report_models import Report
 from relaydesk.retention.export import ExportCounts, write_client_zip
+from relaydesk.retention.models import DailyPurge, DailyPurgeState
 from relaydesk.retention.queries import (
     expired_deliveries,
     expired_delivery_logs,
@@ -383,16 +386,18 @@ def do_purge_expired(
     now: dt.datetime | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    scheduled_for: dt.date | None = None,
 ) -> PurgeRun:
     """Delete the documents, confidential details, descriptions and comments retention made
     due, the report PDFs and commentaries, and the old webhook deliveries.
 
-    ``actor`` is a provider admin, or None for the system (the scheduled task or
+    ``actor`` is a provider admin, or None for the system (the worker's daily run or
     ``relaydesk purge``). Each item, report and endpoint's log is purged in its own
     transaction, so a failure leaves the others done and that one untouched; running
     again finds only what is still due, so a second run changes nothing. ``dry_run``
     only lists. After each item ``progress(done, total, purged_or_None)`` is called;
-    reports and delivery logs follow the items.
+    reports and delivery logs follow the items. ``scheduled_for`` names the day of the
+    worker's daily run in the run's audit record.
     """
     if actor is not None and actor.role_enum is not Role.PROVIDER_ADMIN:
         raise NotAllowed("Only a provider admin can purge documents under retention.")
@@ -432,9 +437,156 @@ def do_purge_expired(
                     "deliveries": run.deliveries,
                     "failed": [reference for reference, _ in run.failed][:100],
                     "engagements_with_retention": len(retention_cutoffs(now=now)),
+                    **({"scheduled_for": scheduled_for.isoformat()} if scheduled_for else {}),
                 },
             )
     return run
+
+
+# The worker's daily purge: a failed day is queued again by a later sweep, at most this
+# often and this many times; a run with no sign of life for STALE_AFTER is taken as dead
+# (its worker stopped), as is a queued run no worker took up in that time.
+DAILY_ATTEMPTS = 3
+RETRY_AFTER = dt.timedelta(hours=1)
+STALE_AFTER = dt.timedelta(hours=2)
+HEARTBEAT_EVERY = dt.timedelta(minutes=1)
+
+
+def _due_again(purge: DailyPurge, at: dt.datetime) -> bool:
+    """True when the sweep at ``at`` should queue ``purge``'s day once more."""
+    if purge.attempts >= DAILY_ATTEMPTS or purge.state == DailyPurgeState.DONE:
+        return False
+    if purge.state == DailyPurgeState.FAILED:
+        return purge.finished_at is None or purge.finished_at <= at - RETRY_AFTER
+    last_sign = purge.alive_at or purge.started_at or purge.queued_at
+    return last_sign <= at - STALE_AFTER
+
+
+def do_schedule_daily_purge(*, at: dt.datetime | None = None) -> bool:
+    """Queue the day's retention purge for the worker when it is due; True when queued.
+
+    Called by every sweep of the worker's loop (``relaydesk route``, the routing task):
+    the first sweep of a UTC day queues that day's purge, later ones only a failed or
+    dead one again (see :class:`~relaydesk.retention.models.DailyPurge`). Concurrent
+    sweeps queue it once. The task is enqueued once the claim has committed.
+    """
+    at = at or timezone.now()
+    day = at.astimezone(dt.UTC).date()
+    # Most sweeps of a day find it queued or done: a plain read, no write lock.
+    seen = DailyPurge.objects.filter(day=day).first()
+    if seen is not None and not _due_again(seen, at):
+        return False
+    with transaction.atomic():
+        purge = DailyPurge.objects.select_for_update().filter(day=day).first()
+        if purge is None:
+            try:
+                with transaction.atomic():
+                    DailyPurge.objects.create(day=day, queued_at=at)
+            except IntegrityError:
+                return False  # another sweep queued it a moment ago
+        elif _due_again(purge, at):
+            purge.state = DailyPurgeState.QUEUED
+            purge.queued_at = at
+            purge.save(update_fields=["state", "queued_at"])
+        else:
+            return False
+        transaction.on_commit(lambda: _enqueue_daily_purge(day))
+    return True
+
+
+def _enqueue_daily_purge(day: dt.date) -> None:
+    """Hand the day's purge to the worker; a failure is logged (a later sweep queues it)."""
+    from relaydesk.retention.tasks import purge_expired_daily
+
+    try:
+        purge_expired_daily.enqueue(day.isoformat())
+    except Exception as error:
+        logger.warning(
+            "The retention purge of %s could not be queued (%s); a later sweep queues it",
+            day,
+            type(error).__name__,
+        )
+
+
+def do_run_daily_purge(day: dt.date, *, at: dt.datetime | None = None) -> DailyPurge | None:
+    """Run the purge queued for ``day`` as the system; the day's row as the run left it, or
+    None when it is not (or no longer) queued, because another task runs it or has run it.
+
+    The claim (queued -> running) comes first, so two tasks never purge at once. A run
+    that raises, or leaves anything unpurged, is marked failed and a later sweep queues
+    it again; the log names the kind of error and the references, never a message that
+    could quote stored data. ``at`` fixes the run's clock (the purge's "now" and the
+    row's times); by default it is the real time.
+    """
+
+    def clock() -> dt.datetime:
+        return at or timezone.now()
+
+    with transaction.atomic():
+        purge = DailyPurge.objects.select_for_update().filter(day=day).first()
+        if purge is None or purge.state != DailyPurgeState.QUEUED:
+            return None
+        purge.state = DailyPurgeState.RUNNING
+        purge.started_at = purge.alive_at = clock()
+        purge.finished_at = None
+        purge.attempts += 1
+        purge.save(update_fields=["state", "started_at", "alive_at", "finished_at", "attempts"])
+    # A later attempt of the same day owns the row from here on; this one writes only its own.
+    mine = DailyPurge.objects.filter(pk=purge.pk, attempts=purge.attempts)
+    last_sign = timezone.now()
+
+    def heartbeat(done: int, total: int, line: PurgedItem | None) -> None:
+        nonlocal last_sign
+        if timezone.now() - last_sign >= HEARTBEAT_EVERY:
+            last_sign = timezone.now()
+            mine.filter(state=DailyPurgeState.RUNNING).update(alive_at=clock())
+
+    try:
+        run = do_purge_expired(None, now=at, progress=heartbeat, scheduled_for=day)
+    except Exception as error:
+        logger.error(
+            "The daily retention purge of %s failed (%s); it is tried again later",
+            day,
+            type(error).__name__,
+        )
+        mine.update(
+            state=DailyPurgeState.FAILED,
+            finished_at=clock(),
+            error=f"Stopped by {type(error).__name__}"[:200],
+        )
+        return DailyPurge.objects.get(pk=purge.pk)
+    counts = purge_counts(run)
+    if run.failed:
+        logger.warning(
+            "The daily retention purge of %s left %d item(s), report(s) or log(s) untouched "
+            "(%s); they are tried again later",
+            day,
+            len(run.failed),
+            ", ".join(reference for reference, _ in run.failed[:20]),
+        )
+        mine.update(
+            state=DailyPurgeState.FAILED,
+            finished_at=clock(),
+            error=f"{len(run.failed)} not purged",
+            counts=counts,
+        )
+    else:
+        mine.update(state=DailyPurgeState.DONE, finished_at=clock(), error="", counts=counts)
+    return DailyPurge.objects.get(pk=purge.pk)
+
+
+def purge_counts(run: PurgeRun) -> dict[str, int]:
+    """A run's counts, as the purge tasks return them."""
+    return {
+        "items": len(run.purged),
+        "files": run.files,
+        "bytes": run.file_bytes,
+        "details": run.details,
+        "comments": run.comments,
+        "reports": len(run.reports),
+        "deliveries": run.deliveries,
+        "failed": len(run.failed),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ time go back to the front of the queue, and the items of agents whose shift
 ended without a handoff are handed off for them — then records the ladder
 steps queued items have reached, then assigns queued items to available agents
 on shift, and last watches the SLA clocks of open items (warnings and escalation
-steps, ``relaydesk.sla.actions.do_watch_clocks``). ``relaydesk worker`` runs it
+steps, ``relaydesk.sla.actions.do_watch_clocks``); the first run of a UTC day also
+queues that day's retention purge (``relaydesk.retention.actions.do_schedule_daily_purge``).
+``relaydesk worker`` runs it
 whenever it is enqueued; ``relaydesk route --every SECONDS`` runs the same work in a
 loop (see docs/operations.md, "The worker").
 """
@@ -18,6 +20,7 @@ from django.tasks import task
 from relaydesk.insights.daily import do_count_settled_days
 from relaydesk.insights.report_actions import do_run_due_reports
 from relaydesk.notifications.actions import do_send_digests
+from relaydesk.retention.actions import do_schedule_daily_purge
 from relaydesk.routing.actions import (
     do_escalate,
     do_hand_off_after_shift_end,
@@ -55,4 +58,5 @@ def route_and_escalate() -> dict[str, int]:
         "webhooks_sent": do_send_due_deliveries(),
         "reports_sent": do_run_due_reports().sent,
         "dashboard_days_counted": do_count_settled_days(),
+        "retention_purge_queued": int(do_schedule_daily_purge()),
     }

@@ -7,16 +7,18 @@ Files and confidential values are encrypted with their client's data key (see
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from django.core.files import File
+from django.core.files.storage import Storage
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -39,10 +41,9 @@ from relaydesk.vault.crypto import (
 )
 from relaydesk.vault.keys import KeyUnavailable, MasterKey, load_master_key, replace_key_file
 from relaydesk.vault.models import ClientDataKey
+from relaydesk.vault.queries import legacy_files
 
 if TYPE_CHECKING:
-    from django.core.files.uploadedfile import UploadedFile
-
     from relaydesk.accounts.models import User
     from relaydesk.work.models import Attachment, SensitiveDetail
 
@@ -176,9 +177,10 @@ def current_data_key(client_id: int, *, at: dt.datetime) -> tuple[int, bytes]:
 
 
 def seal_upload(
-    upload: UploadedFile, *, client_id: int, encryption_id: uuid.UUID, at: dt.datetime
+    upload: File, *, client_id: int, encryption_id: uuid.UUID, at: dt.datetime
 ) -> SealedFile:
-    """Encrypt ``upload`` for one attachment of one client into a temporary file.
+    """Encrypt ``upload`` (an upload, or a stored file) for one attachment of one client into
+    a temporary file.
 
     The caller saves ``content`` as the attachment's file and closes it.
     """
@@ -314,7 +316,8 @@ def plaintext_of(attachment: Attachment) -> Iterator[bytes]:
     Raises :class:`CannotDecrypt` (with the reason) when the key is missing or
     wrong, or when any byte of the file, its client or its attachment id was
     changed. Files stored before encryption (no ``encryption_id``) are returned
-    as they are.
+    as they are, until ``relaydesk keys encrypt-legacy`` encrypts them
+    (:func:`do_encrypt_legacy_files`).
     """
     if attachment.encryption_id is None:
         return _legacy(attachment)
@@ -432,3 +435,276 @@ def do_rotate_keys(
         clients=clients,
         other_keys=others,
     )
+
+
+# --- Files stored before encryption ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyFile:
+    """One file stored before encryption, and what the conversion did (or would do) with it."""
+
+    attachment_id: int
+    client: str
+    item_id: int
+    size: int
+    # "encrypted", "would encrypt" (a dry run) or "failed"; ``reason`` says why it failed.
+    outcome: str
+    reason: str = ""
+
+
+@dataclass
+class LegacyRun:
+    """What one run of :func:`do_encrypt_legacy_files` did."""
+
+    dry_run: bool
+    at: dt.datetime
+    found: int = 0
+    files: list[LegacyFile] = field(default_factory=list)
+    # Plaintext files kept after their encrypted copy was committed (the delete failed);
+    # the next run deletes them.
+    left_behind: list[str] = field(default_factory=list)
+    leftovers_removed: int = 0
+    remaining: int = 0
+
+    @property
+    def encrypted(self) -> list[LegacyFile]:
+        """The files encrypted (or, in a dry run, that would be)."""
+        return [f for f in self.files if f.outcome != "failed"]
+
+    @property
+    def failed(self) -> list[LegacyFile]:
+        """The files left as they were, with the reason."""
+        return [f for f in self.files if f.outcome == "failed"]
+
+    @property
+    def encrypted_bytes(self) -> int:
+        """Plaintext bytes of the files encrypted."""
+        return sum(f.size for f in self.encrypted)
+
+
+class _NotAsRecorded(Exception):
+    """A stored file's bytes differ from the size or SHA-256 recorded when it was uploaded."""
+
+
+LegacyProgress = Callable[[int, int, LegacyFile | None], None]
+
+
+def _legacy_line(attachment: Attachment, outcome: str, reason: str = "") -> LegacyFile:
+    return LegacyFile(
+        attachment_id=attachment.pk,
+        client=attachment.client.slug,
+        item_id=attachment.item_id,
+        size=attachment.size,
+        outcome=outcome,
+        reason=reason,
+    )
+
+
+def _attachment_storage() -> Storage:
+    from relaydesk.work.models import Attachment
+
+    storage: Storage = Attachment._meta.get_field("file").storage
+    return storage
+
+
+def _encrypt_legacy_file(
+    actor: User | None, attachment_id: int, at: dt.datetime, left_behind: list[str]
+) -> LegacyFile | None:
+    """Encrypt one stored plaintext file in its own transaction; None when it is no longer one.
+
+    The plaintext is encrypted with its client's current data key and bound, like a new
+    upload, to the client, a fresh ``encryption_id`` and the key version; the encrypted
+    file is written beside it and read back through the download path. Only once that
+    matches and the row has committed is the plaintext deleted (a plaintext that cannot
+    be deleted is added to ``left_behind``). Anything that fails leaves the row and the
+    plaintext as they were, and the new file is deleted.
+    """
+    storage = _attachment_storage()
+    written = ""
+    try:
+        with transaction.atomic():
+            attachment = (
+                legacy_files()
+                .select_for_update(of=("self",))
+                .select_related("client")
+                .filter(pk=attachment_id)
+                .first()
+            )
+            if attachment is None or not attachment.file.name:
+                return None
+            plaintext_name = attachment.file.name
+            encryption_id = uuid.uuid4()
+            with storage.open(plaintext_name, "rb") as plain:
+                sealed = seal_upload(
+                    File(plain), client_id=attachment.client_id, encryption_id=encryption_id, at=at
+                )
+            with sealed.content:
+                if sealed.size != attachment.size or (
+                    attachment.sha256 and sealed.sha256 != attachment.sha256
+                ):
+                    raise _NotAsRecorded(
+                        "its bytes no longer match the size and SHA-256 recorded at upload"
+                    )
+                attachment.file.save(attachment.original_name, sealed.content, save=False)
+            written = attachment.file.name or ""
+            attachment.encryption_id = encryption_id
+            attachment.key_version = sealed.key_version
+            # Read back as a download would: the whole file authenticated, then compared.
+            digest = hashlib.sha256()
+            for chunk in plaintext_of(attachment):
+                digest.update(chunk)
+            if digest.hexdigest() != sealed.sha256:
+                raise _NotAsRecorded("the encrypted copy does not read back as the plaintext")
+            attachment.save(update_fields=["file", "encryption_id", "key_version"])
+            record(
+                actor=actor,
+                action="attachment.encrypt_legacy",
+                obj=attachment,
+                client=attachment.client_id,
+                at=at,
+                detail={
+                    "item": attachment.item_id,
+                    "name": attachment.original_name,
+                    "bytes": attachment.size,
+                    "key_version": sealed.key_version,
+                    # Deleted after commit; a later run deletes it if this one could not.
+                    "plaintext_file": plaintext_name,
+                },
+            )
+
+            def remove_plaintext() -> None:
+                if not _remove_plaintext(storage, plaintext_name):
+                    left_behind.append(plaintext_name)
+
+            transaction.on_commit(remove_plaintext)
+    except BaseException:
+        if written:
+            with contextlib.suppress(OSError):
+                storage.delete(written)
+        raise
+    return _legacy_line(attachment, "encrypted")
+
+
+def _remove_plaintext(storage: Storage, name: str) -> bool:
+    """Delete a plaintext file whose encrypted copy is committed; False if it stays."""
+    try:
+        storage.delete(name)
+    except OSError as problem:
+        logger.warning(
+            "The plaintext file %s was encrypted but could not be deleted (%s); the next "
+            "`relaydesk keys encrypt-legacy` deletes it",
+            name,
+            problem.strerror or type(problem).__name__,
+        )
+        return False
+    return True
+
+
+def _remove_leftover_plaintext() -> int:
+    """Delete the plaintext files an earlier run encrypted but did not get to delete (it was
+    stopped between its commit and the delete, or the delete failed); how many."""
+    from relaydesk.audit.models import AuditRecord
+    from relaydesk.work.models import Attachment
+
+    storage = _attachment_storage()
+    details = AuditRecord.objects.filter(action="attachment.encrypt_legacy").values_list(
+        "detail", flat=True
+    )
+    names = {str(detail.get("plaintext_file") or "") for detail in details} - {""}
+    # Never a file a row points at now, whatever the trail says.
+    names -= set(Attachment.objects.filter(file__in=names).values_list("file", flat=True))
+    return sum(
+        1 for name in sorted(names) if storage.exists(name) and _remove_plaintext(storage, name)
+    )
+
+
+def _failed(attachment_id: int, problem: Exception) -> LegacyFile | None:
+    """The line of a file that could not be encrypted, saying why (no file content)."""
+    from relaydesk.work.models import Attachment
+
+    if isinstance(problem, OSError):
+        reason = f"the stored file cannot be read ({problem.strerror or type(problem).__name__})"
+    elif isinstance(problem, _NotAsRecorded | CannotDecrypt):
+        reason = str(problem) if isinstance(problem, _NotAsRecorded) else problem.reason
+    else:
+        logger.exception("Encrypting stored file %s failed", attachment_id)
+        reason = f"{type(problem).__name__}; see the log"
+    attachment = Attachment.objects.select_related("client").filter(pk=attachment_id).first()
+    return None if attachment is None else _legacy_line(attachment, "failed", reason)
+
+
+def do_encrypt_legacy_files(
+    actor: User | None = None,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    progress: LegacyProgress | None = None,
+    at: dt.datetime | None = None,
+) -> LegacyRun:
+    """Encrypt the files stored before encryption existed, each with its client's data key.
+
+    ``actor`` is a provider admin, or None for the operator at the command line. Each file
+    is converted in its own transaction (:func:`_encrypt_legacy_file`) with an
+    ``attachment.encrypt_legacy`` audit record; a file that fails is reported and left as
+    it was, the others go on. Running again takes up what is left, so a run stopped half
+    way is simply resumed; it first deletes plaintext files an earlier run encrypted but
+    did not delete. ``limit`` converts at most that many files; ``dry_run`` only lists.
+    One ``vault.legacy_encrypt_run`` record sums up each run. A key that cannot be had
+    stops the run as a :class:`Conflict` (the files done so far stay done).
+    """
+    if actor is not None and actor.role_enum is not Role.PROVIDER_ADMIN:
+        raise NotAllowed("Only a provider admin can encrypt stored files.")
+    if limit is not None and limit < 1:
+        raise Invalid("The limit is a number of files, 1 or more.")
+    at = at or timezone.now()
+    run = LegacyRun(dry_run=dry_run, at=at)
+    if not dry_run:
+        run.leftovers_removed = _remove_leftover_plaintext()
+    ids = list(legacy_files().order_by("pk").values_list("pk", flat=True))
+    run.found = len(ids)
+    ids = ids[:limit] if limit is not None else ids
+    for done, attachment_id in enumerate(ids, start=1):
+        line: LegacyFile | None = None
+        if dry_run:
+            attachment = legacy_files().select_related("client").filter(pk=attachment_id).first()
+            if attachment is not None:
+                name = attachment.file.name or ""
+                present = bool(name) and attachment.file.storage.exists(name)
+                line = _legacy_line(
+                    attachment,
+                    "would encrypt" if present else "failed",
+                    "" if present else "the stored file is missing",
+                )
+        else:
+            try:
+                line = _encrypt_legacy_file(actor, attachment_id, at, run.left_behind)
+            except CannotDecrypt as problem:  # this file's encrypted copy did not read back
+                line = _failed(attachment_id, problem)
+            except Conflict:
+                raise  # no key to encrypt with: every file would fail the same way
+            except Exception as problem:  # one file's failure must not stop the run
+                line = _failed(attachment_id, problem)
+        if line is not None:
+            run.files.append(line)
+        if progress is not None:
+            progress(done, len(ids), line)
+    run.remaining = legacy_files().count()
+    if not dry_run:
+        with transaction.atomic():
+            record(
+                actor=actor,
+                action="vault.legacy_encrypt_run",
+                obj=None,
+                at=at,
+                detail={
+                    "found": run.found,
+                    "encrypted": len(run.encrypted),
+                    "bytes": run.encrypted_bytes,
+                    "failed": [f.attachment_id for f in run.failed][:100],
+                    "plaintext_left": len(run.left_behind),
+                    "leftovers_removed": run.leftovers_removed,
+                    "remaining": run.remaining,
+                },
+            )
+    return run

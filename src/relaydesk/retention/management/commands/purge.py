@@ -1,4 +1,8 @@
-"""``relaydesk purge [--dry-run]``: delete what retention made due; run it daily from cron.
+"""``relaydesk purge [--dry-run]``: delete what retention made due, now.
+
+The worker purges once a day by itself (``relaydesk.retention.tasks.purge_expired_daily``,
+queued by the routing sweep); this command runs the same purge at once, with the same
+audit records, e.g. to check with ``--dry-run`` after a retention was set or shortened.
 
 Lists each item, report and webhook delivery log with ``--dry-run`` (and at ``-v 2``);
 otherwise prints progress every ``PROGRESS_EVERY`` items and a summary. Exits 1 when

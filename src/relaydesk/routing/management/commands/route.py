@@ -22,6 +22,7 @@ from relaydesk.errors import ActionRefused
 from relaydesk.insights.daily import do_count_settled_days
 from relaydesk.insights.report_actions import do_run_due_reports
 from relaydesk.notifications.actions import do_send_digests
+from relaydesk.retention.actions import do_schedule_daily_purge
 from relaydesk.routing.actions import (
     PUSH_LIMIT,
     PUSH_METHODS,
@@ -102,6 +103,8 @@ class Command(BaseCommand):
             webhooks = do_send_due_deliveries()
             reports = do_run_due_reports().sent
             counted = do_count_settled_days()
+            # Once a UTC day: the retention purge, for the worker to run.
+            purge_queued = do_schedule_daily_purge()
         except ActionRefused as refusal:
             raise CommandError(refusal.message) from refusal
         self.stdout.write(
@@ -117,4 +120,5 @@ class Command(BaseCommand):
             f"{watch.escalations} escalation step(s); {digests} digest(s), "
             f"{webhooks} webhook delivery(ies), {reports} report(s) sent; "
             f"{counted} engagement-day(s) counted for the dashboards"
+            + ("; retention purge queued" if purge_queued else "")
         )

@@ -1,11 +1,14 @@
-"""``relaydesk keys status | rotate | new``: the master key and the client data keys.
+"""``relaydesk keys status | rotate | new | encrypt-legacy``: the master key and the data keys.
 
-``status`` prints key ids and versions, never key material, and what each data key
-protects: stored files, purged files (tombstones) and confidential values. ``rotate`` re-wraps
-every client's data key under a new master key (``--new-key-file PATH`` or
-``RELAYDESK_NEW_MASTER_KEY``) in one transaction, without re-encrypting files or values.
-``new --out PATH`` writes a fresh random master key into a file readable only
-by its owner, ready for ``rotate``.
+``status`` prints key ids and versions, never key material: every client data key with what
+it protects (stored files, purged files as tombstones, confidential values), the provider's
+mail-quarantine data key with the held messages it protects, and how many stored files
+are not encrypted yet. ``rotate`` re-wraps every data key under a new master key
+(``--new-key-file PATH`` or ``RELAYDESK_NEW_MASTER_KEY``) in one transaction, without
+re-encrypting files or values. ``new --out PATH`` writes a fresh random master key into a
+file readable only by its owner, ready for ``rotate``. ``encrypt-legacy`` encrypts the
+files stored before encryption existed, one at a time and resumably (``--dry-run`` lists
+them, ``--limit N`` stops after N).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import filesizeformat
 
 from relaydesk.errors import ActionRefused
-from relaydesk.vault.actions import do_rotate_keys
+from relaydesk.vault.actions import LegacyFile, do_encrypt_legacy_files, do_rotate_keys
 from relaydesk.vault.crypto import new_key
 from relaydesk.vault.keys import (
     ENV_MASTER_KEY,
@@ -30,11 +34,13 @@ from relaydesk.vault.keys import (
 from relaydesk.vault.models import ClientDataKey
 from relaydesk.vault.queries import key_inventory
 
+PROGRESS_EVERY = 25
+
 
 class Command(BaseCommand):
     help = (
         "Manage the master key: keys status | keys rotate --new-key-file PATH | "
-        "keys new --out PATH."
+        "keys new --out PATH | keys encrypt-legacy [--dry-run] [--limit N]."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -55,6 +61,18 @@ class Command(BaseCommand):
         )
         new = sub.add_parser("new", help="Write a new random master key into a file (0600).")
         new.add_argument("--out", required=True, metavar="PATH", help="The file to create.")
+        legacy = sub.add_parser(
+            "encrypt-legacy",
+            help="Encrypt the files stored before encryption, each with its client's data key.",
+        )
+        legacy.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="List the files it would encrypt; change nothing.",
+        )
+        legacy.add_argument(
+            "--limit", type=int, metavar="N", help="Encrypt at most N files (run again for more)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         match options["subcommand"]:
@@ -64,11 +82,18 @@ class Command(BaseCommand):
                 self._rotate(options["new_key_file"], install=not options["no_install"])
             case "new":
                 self._new(Path(options["out"]))
+            case "encrypt-legacy":
+                self._encrypt_legacy(
+                    dry_run=options["dry_run"],
+                    limit=options["limit"],
+                    verbosity=options["verbosity"],
+                )
 
     def _status(self) -> None:
-        lines, legacy = key_inventory()
+        inventory = key_inventory()
+        lines = inventory.data_keys
         try:
-            if not lines and not master_key_file().exists():
+            if not lines and not inventory.quarantine_keys and not master_key_file().exists():
                 raise KeyUnavailable(
                     f"none yet; one is generated into {master_key_file()} with the first file "
                     "or confidential detail"
@@ -78,15 +103,20 @@ class Command(BaseCommand):
         except KeyUnavailable as problem:
             self.stdout.write(f"Master key: {problem}")
             master = None
+
+        def stale(master_key_id: str) -> str:
+            if master is not None and master_key_id != master.id:
+                return "  (NOT the configured master key)"
+            return ""
+
         self.stdout.write(f"Client data keys: {len(lines)}")
         for line in lines:
-            stale = master is not None and line.master_key_id != master.id
-            mark = "  (NOT the configured master key)" if stale else ""
             rewrapped = f", re-wrapped {line.rewrapped}" if line.rewrapped else ""
             self.stdout.write(
                 f"  {line.client:<24} v{line.version}  wrapped by {line.master_key_id}  "
                 f"{line.files} file(s), {line.purged_files} purged, "
-                f"{line.values} confidential value(s)  created {line.created}{rewrapped}{mark}"
+                f"{line.values} confidential value(s)  created {line.created}{rewrapped}"
+                f"{stale(line.master_key_id)}"
             )
         if lines:
             self.stdout.write(
@@ -95,8 +125,22 @@ class Command(BaseCommand):
                 f"{sum(line.purged_files for line in lines)} file(s) purged under retention "
                 "(tombstones, nothing stored)"
             )
-        if legacy:
-            self.stdout.write(f"Files stored before encryption (not encrypted): {legacy}")
+        quarantine = inventory.quarantine_keys
+        self.stdout.write(f"Mail-quarantine data keys (the provider's): {len(quarantine)}")
+        for key in quarantine:
+            rewrapped = f", re-wrapped {key.rewrapped}" if key.rewrapped else ", never re-wrapped"
+            self.stdout.write(
+                f"  {'quarantine':<24} v{key.version}  wrapped by {key.master_key_id}  "
+                f"{key.held_messages} held message(s)  created {key.created}{rewrapped}"
+                f"{stale(key.master_key_id)}"
+            )
+        self.stdout.write(
+            f"Files stored before encryption (not encrypted): {inventory.unencrypted}"
+        )
+        for client, count in inventory.unencrypted_files.items():
+            self.stdout.write(f"  {client:<24} {count} file(s)")
+        if inventory.unencrypted:
+            self.stdout.write("  Encrypt them with: relaydesk keys encrypt-legacy")
 
     def _rotate(self, new_key_file: str | None, *, install: bool) -> None:
         try:
@@ -156,3 +200,48 @@ class Command(BaseCommand):
         except OSError as problem:
             raise CommandError(f"Cannot write {path} ({problem.strerror}).") from problem
         self.stdout.write(f"Wrote a new master key to {path} (mode 0600). Back it up.")
+
+    def _encrypt_legacy(self, *, dry_run: bool, limit: int | None, verbosity: int) -> None:
+        def describe(line: LegacyFile) -> str:
+            text = (
+                f"{line.client} attachment {line.attachment_id} of item {line.item_id} "
+                f"({filesizeformat(line.size)})"
+            )
+            return f"{text}: {line.reason}" if line.reason else text
+
+        def progress(done: int, total: int, line: LegacyFile | None) -> None:
+            if line is not None and line.outcome == "failed":
+                self.stderr.write(f"  [{done}/{total}] {describe(line)}; left as it is")
+            elif line is not None and (dry_run or verbosity >= 2):
+                self.stdout.write(f"  [{done}/{total}] {describe(line)}")
+            elif verbosity >= 1 and (done % PROGRESS_EVERY == 0 or done == total):
+                self.stdout.write(f"  [{done}/{total}] files done")
+
+        try:
+            run = do_encrypt_legacy_files(None, dry_run=dry_run, limit=limit, progress=progress)
+        except ActionRefused as refusal:
+            raise CommandError(
+                f"{refusal.message} Files encrypted before this stay encrypted; run again to go on."
+            ) from refusal
+        verb = "Would encrypt" if dry_run else "Encrypted"
+        self.stdout.write(
+            f"{verb} {len(run.encrypted)} of {run.found} file(s) stored before encryption "
+            f"({filesizeformat(run.encrypted_bytes)}); {len(run.failed)} failed."
+        )
+        if run.leftovers_removed:
+            self.stdout.write(
+                f"Deleted {run.leftovers_removed} plaintext file(s) an earlier run had encrypted."
+            )
+        if not dry_run:
+            self.stdout.write(f"Still not encrypted: {run.remaining} file(s).")
+        for name in run.left_behind:
+            self.stderr.write(
+                f"  {name}: encrypted, but the plaintext could not be deleted; the next run "
+                "deletes it."
+            )
+        if run.failed or run.left_behind:
+            raise CommandError(
+                f"{len(run.failed)} file(s) could not be encrypted and "
+                f"{len(run.left_behind)} plaintext file(s) could not be deleted; "
+                "they are taken up again by the next run."
+            )
