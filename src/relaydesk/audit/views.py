@@ -17,6 +17,7 @@ from relaydesk.audit.actions import do_record_audit_export
 from relaydesk.audit.export import csv_lines
 from relaydesk.audit.forms import AuditFilterForm
 from relaydesk.core.lifecycle import State
+from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.core.roles import Role
 from relaydesk.permissions import roles_required
 from relaydesk.web import client_ip
@@ -169,7 +170,7 @@ def _label_actions(form: AuditFilterForm) -> None:
     field.choices = [(code, action_label(code) if code else label) for code, label in current]
 
 
-@roles_required(Role.CLIENT_ADMIN)
+@roles_required(*roles_with(Permission.VIEW_CLIENT_AUDIT))
 @require_GET
 def portal_audit(request: HttpRequest) -> HttpResponse:
     """The client's audit trail, newest first, with filters and pages."""
@@ -220,7 +221,7 @@ def portal_audit(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(Role.CLIENT_ADMIN)
+@roles_required(*roles_with(Permission.VIEW_CLIENT_AUDIT))
 @require_GET
 def portal_audit_export(request: HttpRequest) -> HttpResponse:
     """The filtered records as CSV, oldest first; the export is itself recorded."""
