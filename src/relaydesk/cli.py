@@ -20,8 +20,14 @@ SUBCOMMANDS = {
     "token": "Manage personal API tokens: relaydesk token create --user EMAIL --name NAME.",
     "import-work": "Import work items from a CSV file: relaydesk import-work FILE --client SLUG.",
     "ingest-mail": "Take in e-mail: relaydesk ingest-mail --maildir PATH | --imap URL.",
-    "keys": "Document keys: relaydesk keys status | rotate --new-key-file PATH | new --out PATH.",
-    "purge": "Delete documents past their retention (run daily): relaydesk purge [--dry-run].",
+    "keys": (
+        "Document keys: relaydesk keys status | rotate --new-key-file PATH | new --out PATH"
+        " | encrypt-legacy [--dry-run]."
+    ),
+    "purge": (
+        "Delete documents past their retention now (the worker does it daily):"
+        " relaydesk purge [--dry-run]."
+    ),
     "export-client": "Export a client's data: relaydesk export-client SLUG --out FILE.zip.",
     "grant-app-role": "PostgreSQL: give the app's own role its rights (run as the owner).",
     "rebuild-measures": "Replay every item's dashboard measures from its timeline (repair).",
