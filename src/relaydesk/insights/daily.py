@@ -287,14 +287,21 @@ def _count_settled(engagements: dict[int, int], first: dt.date, last: dt.date) -
 
 def do_count_settled_days(*, days: int = 400) -> int:
     """Count every engagement's settled days of the last ``days`` that are not counted yet,
-    so people seldom wait for a count; returns how many engagement-days were counted.
+    and the operations dashboard's (:mod:`relaydesk.insights.ops_daily`), so people seldom
+    wait for a count; returns how many days were counted (engagement-days of the client
+    dashboard, and days of the operations dashboard).
 
-    Run by the worker and ``relaydesk route`` each time round: the first run counts the
-    history, later ones the day that has just settled.
+    Run by the worker and ``relaydesk route`` each time round, and by the demo at its end:
+    the first run counts the history, later ones the day that has just settled.
     """
+    # The operations roll-up's module builds on this one: imported here, not above.
+    from relaydesk.insights.ops_daily import count_settled_operations_days
+
     last = last_settled_day()
+    first = last - dt.timedelta(days=days - 1)
     engagements = dict(Engagement.objects.values_list("pk", "client_id"))
-    return _count_settled(engagements, last - dt.timedelta(days=days - 1), last) or 0
+    counted = _count_settled(engagements, first, last) or 0
+    return counted + (count_settled_operations_days(first, last) or 0)
 
 
 class CountedWork:

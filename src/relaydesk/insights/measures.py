@@ -40,6 +40,12 @@ from relaydesk.audit.actions import record
 from relaydesk.core.lifecycle import Action, State
 from relaydesk.insights.daily import forget_all_days
 from relaydesk.insights.measure_models import HandledSlice, ItemMeasure
+from relaydesk.insights.ops_daily import (
+    MEASURE_COLUMNS,
+    SLICE_COLUMNS,
+    forget_all_operations_days,
+    forget_item_days,
+)
 from relaydesk.work.models import WorkItem, WorkItemEvent
 
 __all__ = [
@@ -210,7 +216,12 @@ _ENTRY_COLUMNS = ("at", "kind", "to_state", "actor_id", "actor__agent__site_id")
 
 def refresh_measure(item_id: int) -> ItemMeasure | None:
     """Replay one item's timeline into its row and its slices: one read (the timeline with
-    the item and each actor's site) and the writes. ``None`` when the item cannot be read."""
+    the item and each actor's site), one of the row and slices it replaces, and the writes.
+    ``None`` when the item cannot be read.
+
+    In one transaction with the writes, the operations dashboard's roll-up forgets the
+    settled days on which the item's completion, arrival or time in progress moved.
+    """
     lifecycle = WorkItemEvent.objects.filter(item_id=item_id).exclude(to_state="")
     read = list(
         lifecycle.order_by("at", "id").values_list(
@@ -227,8 +238,18 @@ def refresh_measure(item_id: int) -> ItemMeasure | None:
         item = found
     replayed = replay_timeline(row[: len(_ENTRY_COLUMNS)] for row in read)
     measure: ItemMeasure = _measure(ItemMeasure, item, replayed)
-    _upsert(ItemMeasure, [measure])
-    _replace_slices(HandledSlice, item_id, item_id, _slices(HandledSlice, item, replayed))
+    slices = _slices(HandledSlice, item, replayed)
+    with transaction.atomic():
+        before = ItemMeasure.objects.filter(item_id=item_id).values_list(*MEASURE_COLUMNS).first()
+        slices_before = HandledSlice.objects.filter(item_id=item_id).values_list(*SLICE_COLUMNS)
+        forget_item_days(
+            before,
+            tuple(getattr(measure, column) for column in MEASURE_COLUMNS),
+            list(slices_before),
+            [tuple(getattr(row, column) for column in SLICE_COLUMNS) for row in slices],
+        )
+        _upsert(ItemMeasure, [measure])
+        _replace_slices(HandledSlice, item_id, item_id, slices)
     return measure
 
 
@@ -333,19 +354,24 @@ def backfill_measures(
 def do_rebuild_measures(
     *, progress: Callable[[int, int], None] | None = None, at: dt.datetime | None = None
 ) -> int:
-    """Replay every item's row of the roll-up from its timeline, and drop the client
-    dashboard's daily roll-up (counted again as it is shown), for repair; returns how many
-    items. Runs for the provider (the operator's command); each batch is its own
+    """Replay every item's row of the roll-up from its timeline, and drop the client and
+    operations dashboards' daily roll-ups (counted again as they are shown), for repair;
+    returns how many items. Runs for the provider (the operator's command); each batch is its own
     transaction, so a long rebuild holds no lock for long, and the audit trail records the
     rebuild once it is done."""
     done = backfill_measures(progress=progress)
     dropped = forget_all_days()
+    operations_dropped = forget_all_operations_days()
     with transaction.atomic():
         record(
             actor=None,
             action="insights.rebuild_measures",
             obj=None,
-            detail={"items": done, "daily_roll_up_days_dropped": dropped},
+            detail={
+                "items": done,
+                "daily_roll_up_days_dropped": dropped,
+                "operations_roll_up_days_dropped": operations_dropped,
+            },
             at=at,
         )
     return done

@@ -78,4 +78,5 @@ class Objective(models.Model):
 # The roll-ups and reports live in modules of their own; imported here so Django finds them.
 from relaydesk.insights.daily_models import CountedDay, DailyWork  # noqa: E402, F401
 from relaydesk.insights.measure_models import ItemMeasure  # noqa: E402, F401
+from relaydesk.insights.ops_daily_models import *  # noqa: E402,F403
 from relaydesk.insights.report_models import *  # noqa: E402,F403

@@ -2,8 +2,10 @@
 
 For the provider's operations leads and admins. Work figures are counted and summed by
 the database from the roll-up (:class:`~relaydesk.insights.measure_models.ItemMeasure`),
-grouped by site and agent; SLA attainment and quality come from
-:func:`relaydesk.sla.queries.attainment_figures` and
+grouped by site and agent: the last two days live, settled days from the dashboard's
+daily roll-up (:mod:`relaydesk.insights.ops_daily`), counted once by these same
+functions, day by day, so the two add up to the live figures to the second. SLA
+attainment and quality come from :func:`relaydesk.sla.queries.attainment_figures` and
 :func:`relaydesk.quality.queries.quality_figures` grouped by agent (a site's figures add
 up its agents', which is what their grouping by site counts), so they agree with the
 *Service levels* and *Quality* pages to the digit. Time on shift comes from the agents' shift
@@ -88,6 +90,8 @@ HEAT_LEVELS = 5
 _DAY = dt.timedelta(days=1)
 _HOUR = dt.timedelta(hours=1)
 _HOUR_SECONDS = 3600
+_HOUR_MICROSECONDS = _HOUR_SECONDS * 1_000_000
+_MICROSECOND = dt.timedelta(microseconds=1)
 #: UTC hours asked for at once when reading the slices of hours partly on shift.
 _HOURS_PER_READ = 500
 EVERY_SHIFT = "Every shift"
@@ -190,6 +194,7 @@ class _Calendars:
         self.book = CalendarBook(sites=list({a.site_id: a.site for a in agents}.values()))
         self._intervals: dict[tuple[int, dt.datetime, dt.datetime], list[Interval]] = {}
         self._covers: dict[tuple[int, dt.datetime, dt.datetime], Cover] = {}
+        self._spans: dict[tuple[int, dt.datetime, dt.datetime], dict[dt.datetime, int]] = {}
 
     def key(self, agent: Agent) -> int:
         """The same for agents who share a calendar (the book keeps one per site, shift and
@@ -214,6 +219,16 @@ class _Calendars:
         if key not in self._covers:
             self._covers[key] = _hour_cover(self.intervals(agent, begin, finish))
         return self._covers[key]
+
+    def spans(
+        self, agent: Agent, begin: dt.datetime, finish: dt.datetime
+    ) -> dict[dt.datetime, int]:
+        """Per UTC hour of :meth:`cover`, the microseconds of it on shift."""
+        key = (self.key(agent), begin, finish)
+        if key not in self._spans:
+            cover = self.cover(agent, begin, finish)
+            self._spans[key] = {hour: _microseconds(parts) for hour, parts in cover.items()}
+        return self._spans[key]
 
 
 def _agents(extra_user_ids: Iterable[int] = ()) -> list[Agent]:
@@ -358,8 +373,22 @@ def handled_by_agent_hour(
     return dict(found)
 
 
-def _seconds_of(intervals: Iterable[Interval]) -> float:
-    return sum((end - start).total_seconds() for start, end in intervals)
+def _microseconds(intervals: Iterable[Interval]) -> int:
+    """The length of ``intervals`` in whole microseconds (exact: no float is summed)."""
+    return sum((end - start) // _MICROSECOND for start, end in intervals)
+
+
+def whole_seconds(microseconds: int) -> int:
+    """Microseconds to the nearest second, a half to the even second (as ``round``)."""
+    seconds, rest = divmod(microseconds, 1_000_000)
+    if rest > 500_000 or (rest == 500_000 and seconds % 2):
+        seconds += 1
+    return seconds
+
+
+#: Whose handled time on shift a figure is: an agent (user id) and an engagement (None: all
+#: of the agent's work together).
+OnShiftKey = tuple[int, int | None]
 
 
 def handled_on_shift(
@@ -383,35 +412,77 @@ def handled_on_shift(
     calendars = calendars or _Calendars(agents)
     if handled is None:
         handled = handled_by_agent_hour(begin, finish, engagement_id)
+    counted = on_shift_microseconds_by_day(
+        agents,
+        begin,
+        finish,
+        {(user_id, engagement_id): hours for user_id, hours in handled.items()},
+        calendars=calendars,
+        engagement_id=engagement_id,
+    )
+    return {user_id: whole_seconds(sum(days.values())) for (user_id, _), days in counted.items()}
+
+
+def on_shift_microseconds_by_day(
+    agents: list[Agent],
+    begin: dt.datetime,
+    finish: dt.datetime,
+    handled: dict[OnShiftKey, dict[dt.datetime, int]],
+    *,
+    calendars: _Calendars,
+    engagement_id: int | None = None,
+    per_engagement: bool = False,
+) -> dict[OnShiftKey, dict[dt.date, int]]:
+    """:func:`handled_on_shift` per UTC day, exact to the microsecond: for each agent and
+    engagement of ``handled`` (seconds in progress per UTC hour, from ``begin`` to
+    ``finish``), the time on shift with work on each day they had work.
+
+    Each hour is counted on its own, so a period's figure is the sum of its days'. The
+    slices of hours partly on shift are read of ``engagement_id`` (None: all), counted for
+    the one key of their agent; with ``per_engagement``, ``handled`` has a key per agent and
+    engagement and one of all their work (engagement None), and each slice counts for both.
+    Agents not in ``agents`` are left out.
+    """
     by_user = {agent.user_id: agent for agent in agents}
-    counted: dict[int, float] = {}
+    counted: dict[OnShiftKey, dict[dt.date, int]] = {}
     partly: dict[int, dict[dt.datetime, list[Interval]]] = defaultdict(dict)
-    for user_id, hours in handled.items():
-        agent = by_user.get(user_id)
+    pending: list[tuple[OnShiftKey, dt.datetime, int]] = []
+    for key, hours in handled.items():
+        agent = by_user.get(key[0])
         if agent is None:
             continue
         cover = calendars.cover(agent, begin, finish)
-        total = 0.0
+        spans = calendars.spans(agent, begin, finish)
+        days: dict[dt.date, int] = defaultdict(int)
         for hour, seconds in hours.items():
-            on_shift = cover.get(hour)
-            if not on_shift:
-                continue
-            if _seconds_of(on_shift) >= _HOUR_SECONDS:
-                total += min(seconds, _HOUR_SECONDS)
+            day = hour.date()
+            span = spans.get(hour)
+            if not span:
+                days[day] += 0  # a day with work shows, even with none of it on shift
+            elif span >= _HOUR_MICROSECONDS:
+                days[day] += min(seconds, _HOUR_SECONDS) * 1_000_000
             else:
-                partly[user_id][hour] = on_shift
-        counted[user_id] = total
-    for (user_id, hour), in_shift in _on_shift_in_hours(partly, engagement_id).items():
-        counted[user_id] += min(in_shift, _seconds_of(partly[user_id][hour]))
-    return {user_id: round(total) for user_id, total in counted.items()}
+                days[day] += 0
+                partly[key[0]][hour] = cover[hour]
+                pending.append((key, hour, span))
+        counted[key] = days
+    if pending:
+        overlaps = _on_shift_in_hours(partly, engagement_id, per_engagement)
+        for (user_id, group), hour, span in pending:
+            in_shift = overlaps.get((user_id, group, hour), 0)
+            counted[(user_id, group)][hour.date()] += min(in_shift, span)
+    return {key: dict(days) for key, days in counted.items()}
 
 
 def _on_shift_in_hours(
-    partly: dict[int, dict[dt.datetime, list[Interval]]], engagement_id: int | None
-) -> dict[tuple[int, dt.datetime], float]:
-    """Per (agent, hour) of ``partly``, the seconds of the agent's slices in that hour that
-    fall inside the given parts of it (the agent's time on shift in the hour)."""
-    found: dict[tuple[int, dt.datetime], float] = defaultdict(float)
+    partly: dict[int, dict[dt.datetime, list[Interval]]],
+    engagement_id: int | None,
+    per_engagement: bool = False,
+) -> dict[tuple[int, int | None, dt.datetime], int]:
+    """Per (agent, engagement, hour) of ``partly``, the microseconds of the agent's slices
+    in that hour that fall inside the given parts of it (the agent's time on shift in the
+    hour); see :func:`on_shift_microseconds_by_day` for the engagements."""
+    found: dict[tuple[int, int | None, dt.datetime], int] = defaultdict(int)
     hours = sorted({hour for per_hour in partly.values() for hour in per_hour})
     for first in range(0, len(hours), _HOURS_PER_READ):
         slices = HandledSlice.objects.filter(
@@ -419,16 +490,21 @@ def _on_shift_in_hours(
         )
         if engagement_id is not None:
             slices = slices.filter(engagement_id=engagement_id)
-        for user_id, hour, start, end in slices.values_list(
-            "agent_id", "hour", "started_at", "ended_at"
+        for user_id, engaged, stored, start, end in slices.values_list(
+            "agent_id", "engagement_id", "hour", "started_at", "ended_at"
         ).order_by():
-            on_shift = partly[user_id].get(hour.astimezone(dt.UTC))
+            hour = stored.astimezone(dt.UTC)
+            on_shift = partly[user_id].get(hour)
             if on_shift is None:
                 continue
             overlap = sum(
-                max(0.0, (min(end, upto) - max(start, at)).total_seconds()) for at, upto in on_shift
+                max(0, (min(end, upto) - max(start, at)) // _MICROSECOND) for at, upto in on_shift
             )
-            found[(user_id, hour.astimezone(dt.UTC))] += overlap
+            if per_engagement:
+                found[(user_id, engaged, hour)] += overlap
+                found[(user_id, None, hour)] += overlap
+            else:
+                found[(user_id, engagement_id, hour)] += overlap
     return found
 
 
@@ -662,6 +738,7 @@ def coverage_heat_map(
     engagement_id: int | None = None,
     agents: list[Agent] | None = None,
     calendars: _Calendars | None = None,
+    arrived_per_slot: dict[Slot, int] | None = None,
 ) -> HeatMap:
     """The site-by-hour coverage heat map over the UTC days ``start`` to ``end``.
 
@@ -671,7 +748,8 @@ def coverage_heat_map(
     hour's load per person on shift (all sites together), when the site has someone on
     shift. A gap is an hour of a day in which work arrived and nobody at any site was on
     shift: counted day by day, so a holiday or a weekend shows even where other days are
-    covered.
+    covered. ``arrived_per_slot``: the period's arrivals per UTC day and hour, when the caller has
+    them (the dashboard, partly from its roll-up).
     """
     _require_dashboard(actor)
     check_figures_request(actor, start=start, end=end, group_by="site", engagement_id=engagement_id)
@@ -679,7 +757,9 @@ def coverage_heat_map(
     days = (end - start).days + 1
     agents = agents if agents is not None else _agents()
     coverage = on_shift(agents, begin, finish, calendars)
-    arrived_in = arrivals(begin, finish, engagement_id)
+    arrived_in = arrived_per_slot
+    if arrived_in is None:
+        arrived_in = arrivals(begin, finish, engagement_id)
     arrived = [0] * 24
     gap_days = [0] * 24
     for (day, hour), n in arrived_in.items():
@@ -850,6 +930,16 @@ def _by_site(
     return sla, {key: row for key, row in quality.items() if row is not None}
 
 
+def _added(
+    these: dict[int | None, WorkCount], those: dict[int | None, WorkCount]
+) -> dict[int | None, WorkCount]:
+    """Two sets of counts by the same key, added up."""
+    added = dict(these)
+    for key, count in those.items():
+        added[key] = added[key].plus(count) if key in added else count
+    return added
+
+
 def operations_dashboard(
     actor: User, *, start: dt.date, end: dt.date, engagement_id: int | None = None
 ) -> OperationsDashboard:
@@ -857,6 +947,9 @@ def operations_dashboard(
     (``end`` included), of one engagement or all. Refused (:class:`NotAllowed`) to anyone
     but operations leads and provider admins; a period or engagement no figures answer is
     refused as the figures pages refuse it."""
+    # The roll-up counts with this module's functions: imported here, not above.
+    from relaydesk.insights.ops_daily import kept_operations
+
     _require_dashboard(actor)
     check_figures_request(actor, start=start, end=end, group_by="site", engagement_id=engagement_id)
     begin, finish = utc_bounds(start, end)
@@ -880,22 +973,43 @@ def operations_dashboard(
     qa_agents = {r.key: r for r in qa_figures.rows}
     site_of = dict(Agent.objects.values_list("user_id", "site_id"))
     sla_sites, qa_sites = _by_site(sla_figures.rows, qa_figures.rows, site_of)
-    work = completed_work(begin, finish, engagement_id)
-    by_site, by_agent = work.by_site(), work.by_agent()
-    handled = handled_by_agent_hour(begin, finish, engagement_id)
+    # Settled days from the operations roll-up, the rest live from the items' roll-up,
+    # counted the same way (each figure adds up per day).
+    kept = kept_operations(start, end, engagement_id)
+    live_begin = utc_bounds(kept.last, kept.last)[1] if kept is not None else begin
+    work = completed_work(live_begin, finish, engagement_id)
+    by_site, by_agent, per_day = work.by_site(), work.by_agent(), work.per_day()
+    if kept is not None:
+        by_site, by_agent = _added(by_site, kept.by_site), _added(by_agent, kept.by_agent)
+        per_day.update(kept.per_day)  # days apart: no key in both
+    handled = handled_by_agent_hour(live_begin, finish, engagement_id)
+    kept_on_shift = kept.on_shift_microseconds if kept is not None else {}
 
     named = (
         {agent_id for agent_id in by_agent if agent_id}
         | {int(k) for k in (*sla_agents, *qa_agents) if k}
         | set(handled)
+        | set(kept_on_shift)
     )
     agents = _agents(named)
     # Time on shift up to now: the rest of today has not been worked yet.
     calendars = _Calendars(agents)
     worked_until = max(begin, min(finish, now))
-    on_shift_handled = handled_on_shift(
-        agents, begin, worked_until, engagement_id, calendars=calendars, handled=handled
+    on_shift_live = on_shift_microseconds_by_day(
+        agents,
+        live_begin,
+        max(live_begin, worked_until),
+        {(user_id, engagement_id): hours for user_id, hours in handled.items()},
+        calendars=calendars,
+        engagement_id=engagement_id,
     )
+    microseconds = defaultdict(int, kept_on_shift)
+    for (user_id, _), days_worked in on_shift_live.items():
+        microseconds[user_id] += sum(days_worked.values())
+    on_shift_handled = {user_id: whole_seconds(total) for user_id, total in microseconds.items()}
+    arrived = arrivals(live_begin, finish, engagement_id)
+    if kept is not None:
+        arrived.update(kept.arrivals)  # days apart: no slot in both
 
     nobody = AttainmentRow(met=0, breached=0)
     agent_rows = []
@@ -997,7 +1111,6 @@ def operations_dashboard(
     )
 
     days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    per_day = work.per_day()
     completed_per_day = {
         row.label: [per_day.get((int(row.key) if row.key else None, day), 0) for day in days]
         for row in site_rows
@@ -1018,6 +1131,7 @@ def operations_dashboard(
             engagement_id=engagement_id,
             agents=agents,
             calendars=calendars,
+            arrived_per_slot=arrived,
         ),
         days=days,
         completed_per_day=completed_per_day,

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from relaydesk.accounts.models import User
+from relaydesk.audit.actions import do_record_figures_export
 from relaydesk.core.permissions import Permission, can, roles_with
 from relaydesk.errors import ActionRefused
 from relaydesk.insights import actions
@@ -55,6 +56,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 return HttpResponseBadRequest(
                     f"Name one of the dashboard's charts: {keys}.", content_type="text/plain"
                 )
+            do_record_figures_export(user, f"Dashboard chart {chart.key}", data, client_ip(request))
             name = f"{chart.key}-{figures.start:%Y%m%d}-{figures.end:%Y%m%d}.csv"
             response = HttpResponse(chart_csv(chart), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{name}"'
