@@ -95,3 +95,18 @@ def test_the_providers_download_names_the_client_only_when_narrowed_to_one(
     assert second.client_id == world.client_b.pk
     assert second.detail["engagement"] == world.engagement_b.pk
     assert second.detail["group_by"] == "engagement" and second.detail["kind"] == "turnaround"
+
+
+def test_an_operations_dashboard_download_is_recorded_for_the_provider(world: World) -> None:
+    start, end = period()
+    browser = login(world.lead)
+    url = f"/ops/dashboard/?start={start}&end={end}&chart=utilisation-by-site&format=csv"
+
+    assert browser.get(url).status_code == 200
+    assert browser.get(url.replace("utilisation-by-site", "no-such-chart")).status_code == 400
+
+    [record] = AuditRecord.objects.filter(action="figures.export")
+    assert record.actor_id == world.lead.pk
+    assert record.client_id is None  # across every client
+    assert record.detail["what"] == "Operations dashboard utilisation-by-site"
+    assert record.detail["period"] == f"{start:%Y-%m-%d}/{end:%Y-%m-%d}"

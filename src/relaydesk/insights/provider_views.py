@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from relaydesk.accounts.models import User
+from relaydesk.audit.actions import do_record_figures_export
 from relaydesk.core.permissions import Permission, roles_with
 from relaydesk.figures import FiguresFilter
 from relaydesk.insights.charts import chart_csv
@@ -24,7 +25,7 @@ from relaydesk.insights.provider_queries import (
     operations_dashboard,
 )
 from relaydesk.permissions import roles_required
-from relaydesk.web import spreadsheet_cell
+from relaydesk.web import client_ip, spreadsheet_cell
 
 __all__ = [
     "HEAT_MAP",
@@ -188,7 +189,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             engagement_id=engagement.pk if engagement else None,
         )
         if request.GET.get("format") == "csv":
-            return _download(request, figures)
+            response = _download(request, figures)
+            if response.status_code == 200:
+                what = f"Operations dashboard {request.GET.get('chart', '')}"
+                do_record_figures_export(user, what, data, client_ip(request))
+            return response
     query = request.GET.copy()
     query.pop("chart", None)
     query.pop("format", None)
