@@ -415,6 +415,8 @@ def seed(count: int, now: dt.datetime) -> Cast:
                     "breached_at": None if met else due,
                     "replayed_at": completed,
                     "holder_id": agent_id,
+                    "engagement_id": engagement_id,
+                    "service_id": service_id,
                 }
             )
             if rng.random() < 0.05:

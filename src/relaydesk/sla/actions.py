@@ -96,7 +96,12 @@ def _store(
     for clock in clocks:
         key = (item.pk, clock.kind.value, clock.cycle)
         row = kept.get(key) or SlaClock(
-            client_id=item.client_id, item=item, kind=clock.kind.value, cycle=clock.cycle
+            client_id=item.client_id,
+            engagement_id=item.engagement_id,
+            service_id=item.service_id,
+            item=item,
+            kind=clock.kind.value,
+            cycle=clock.cycle,
         )
         values = {
             "status": clock.status.value,

@@ -269,9 +269,9 @@ def attainment_figures(
         if actor.is_client_user:
             clocks = clocks.filter(client_id=actor.client_id or 0)
         if engagement_id is not None:
-            clocks = clocks.filter(item__engagement_id=engagement_id)
+            clocks = clocks.filter(engagement_id=engagement_id)
         if service_id is not None:
-            clocks = clocks.filter(item__service_id=service_id)
+            clocks = clocks.filter(service_id=service_id)
         if group_by == "month":
             clocks = clocks.annotate(bucket=UtcMonth(column))
         elif group_by == "week":
@@ -315,10 +315,10 @@ def _group_columns(group_by: str) -> tuple[str, str]:
     """The value to group on and the label to show, as ``values()`` names."""
     if group_by in ("month", "week"):
         return "bucket", "bucket"
+    # Every grouping reads the clock's own columns: no item is read.
     return {
-        "engagement": ("item__engagement_id", "item__engagement__name"),
-        "service": ("item__service_id", "item__service__name"),
-        # By who held the item, as stored on the clock: no item is read.
+        "engagement": ("engagement_id", "engagement__name"),
+        "service": ("service_id", "service__name"),
         "site": ("holder__agent__site_id", "holder__agent__site__name"),
         "agent": ("holder_id", "holder__full_name"),
     }[group_by]

@@ -52,13 +52,13 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="slaclock",
             index=models.Index(
-                fields=["kind", "status", "stopped_at", "holder"], name="sla_clock_met"
+                fields=["kind", "status", "stopped_at", "holder", "client"], name="sla_clock_met"
             ),
         ),
         migrations.AddIndex(
             model_name="slaclock",
             index=models.Index(
-                fields=["kind", "status", "breached_at", "holder"], name="sla_clock_breached"
+                fields=["kind", "status", "breached_at", "holder", "client"], name="sla_clock_breached"
             ),
         ),
     ]
