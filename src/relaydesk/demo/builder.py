@@ -211,7 +211,7 @@ def build_demo(
         say(set_objectives(world.clients, world.staff[Role.OPS_LEAD][0].user, now))
         say(load_demo_mail(world.clients, now))
         # Last, once every item is in: the client dashboard's days are counted up front.
-        say(f"dashboards: {do_count_settled_days()} engagement-days counted")
+        say(f"dashboards: {do_count_settled_days()} settled days counted")
 
     by_state = Counter(WorkItem.objects.values_list("state", flat=True))
     summary = DemoSummary(

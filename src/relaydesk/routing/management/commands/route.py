@@ -119,6 +119,6 @@ class Command(BaseCommand):
             + f"; SLA: {watch.replayed} open item(s) replayed, {watch.warnings} warning(s), "
             f"{watch.escalations} escalation step(s); {digests} digest(s), "
             f"{webhooks} webhook delivery(ies), {reports} report(s) sent; "
-            f"{counted} engagement-day(s) counted for the dashboards"
+            f"{counted} settled day(s) counted for the dashboards"
             + ("; retention purge queued" if purge_queued else "")
         )
