@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.test import Client as HttpClient
 from django.utils import timezone
@@ -29,6 +30,22 @@ from relaydesk.workforce.models import (
 )
 
 PASSWORD = "correct-horse-battery-staple"
+# The authenticator key of the world's provider staff: two-factor sign-in is required of
+# them, and their API tokens work only once they have an app (``login`` marks a session as
+# having used it; ``tests.accounts.support.totp_code`` gives a code).
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+
+
+def with_authenticator(user: User) -> User:
+    """``user`` with an authenticator app set up (key ``STAFF_TOTP_SECRET``), unless they have one.
+
+    Provider staff need it before their API tokens work.
+    """
+    from relaydesk.accounts.mfa import has_totp
+
+    if not has_totp(user):
+        TOTP.activate(user, STAFF_TOTP_SECRET)
+    return user
 
 
 @dataclass
@@ -129,7 +146,7 @@ def world(db: None) -> World:
     engagement_b.services.set(Service.objects.filter(slug__in=["customer-support", "data-entry"]))
 
     def person(email: str, role: Role, client: Client | None = None) -> User:
-        return do_create_user(
+        user = do_create_user(
             None,
             email=email,
             full_name=email.split("@")[0].title(),
@@ -138,6 +155,7 @@ def world(db: None) -> World:
             client=client,
             time_zone="Asia/Manila",
         )
+        return user if role.is_client else with_authenticator(user)
 
     agent = person("agent@provider.test", Role.AGENT)
     other_agent = person("other@provider.test", Role.AGENT)

@@ -275,7 +275,9 @@ def _disputed_review(world: World, owner_client: str) -> tuple[Review, Dispute]:
 
 def _calibration(world: World, review: Review) -> CalibrationSession:
     """A calibration session on the reviewed item and another delivered item of its engagement,
-    run by the lead with the items' reviewer and the attorney invited, and one benchmark."""
+    run by the lead with the items' reviewer and an attorney invited, and one benchmark.
+
+    The invited attorney is not the world's, who is tried as an outsider."""
     reviewed = review.item
     other = submit(
         reviewed.submitted_by, reviewed.engagement, "data-entry", title="Calibrated batch"
@@ -285,12 +287,19 @@ def _calibration(world: World, review: Review) -> CalibrationSession:
     do_transition(world.other_agent, other, Action.COMPLETE)
     # Delivered, so that it waits in nobody's review queue.
     do_submit_review(review.reviewer, other, {"accuracy": 5, "privacy": 1})
+    invited = do_create_user(
+        None,
+        email=f"counsel-{reviewed.client.slug}@provider.test",
+        full_name="Invited attorney",
+        role=Role.SUPERVISING_ATTORNEY,
+        password=PASSWORD,
+    )
     session = do_open_calibration(
         world.lead,
         reviewed.engagement,
         title="Secret calibration 4242",
         item_ids=[reviewed.pk, other.pk],
-        reviewer_ids=[review.reviewer_id, world.attorney.pk],
+        reviewer_ids=[review.reviewer_id, invited.pk],
     )
     do_score_calibration_item(
         world.lead, session, reviewed, {"accuracy": 4, "privacy": 1}, "Secret benchmark note 2468"
@@ -338,8 +347,11 @@ def _outsiders(world: World) -> dict[str, tuple[User, str]]:
         "client_admin_a": (world.client_admin_a, "b"),
         "client_member_a": (world.member_a, "b"),
         "client_admin_b": (world.client_admin_b, "a"),
+        "client_member_b": (world.member_b, "a"),
         "agent_not_holding_it": (world.agent, "b"),
         "qa_reviewer_not_reviewing_it": (world.qa, "a"),
+        "supervising_attorney_not_reviewing_it": (world.attorney, "a"),
+        "senior_analyst_not_reviewing_it": (world.analyst, "a"),
     }
 
 
@@ -347,8 +359,11 @@ OUTSIDERS = [
     "client_admin_a",
     "client_member_a",
     "client_admin_b",
+    "client_member_b",
     "agent_not_holding_it",
     "qa_reviewer_not_reviewing_it",
+    "supervising_attorney_not_reviewing_it",
+    "senior_analyst_not_reviewing_it",
 ]
 
 

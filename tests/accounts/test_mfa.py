@@ -20,6 +20,12 @@ from tests.conftest import PASSWORD, World, login
 SETUP = "/accounts/2fa/totp/activate/"
 
 
+@pytest.fixture(autouse=True)
+def _nobody_has_an_authenticator_yet(world: World) -> None:
+    """These tests follow people from before they set up an app (the world gives staff one)."""
+    Authenticator.objects.all().delete()
+
+
 def sign_in_with_password(user: User) -> tuple[HttpClient, str]:
     """Post the sign-in form; returns the browser and where it was sent."""
     browser = HttpClient()

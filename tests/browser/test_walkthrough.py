@@ -12,7 +12,7 @@ from relaydesk.catalog.models import Service
 from relaydesk.core.lifecycle import State
 from relaydesk.work.models import WorkItem
 from tests.accounts.support import totp_code
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, STAFF_TOTP_SECRET, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,6 +26,11 @@ def sign_in(browser: Any, base: str, email: str) -> Any:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+    if page.url.endswith("/accounts/2fa/authenticate/"):
+        # The world's provider staff have an authenticator app: type its code.
+        page.fill("#id_code", totp_code(STAFF_TOTP_SECRET))
+        with page.expect_navigation(timeout=60_000):
+            page.click("button:has-text('Sign in')")
     if page.url.endswith("/accounts/2fa/totp/activate/"):
         # Provider staff must set up an authenticator app first: do it as a phone would.
         secret = page.inner_text("#totp-secret").strip()

@@ -44,6 +44,7 @@ EXPECTED: dict[Permission, set[Role]] = {
     P.MANAGE_WEBHOOKS: {CA},
     P.VIEW_WEBHOOKS: {A, L, CA},
     P.USE_BACK_OFFICE: {A},
+    P.MANAGE_PEOPLE: {A, CA},
     P.MANAGE_MAIL_INTAKE: {A},
     P.SET_PRESENCE: {G},
     P.VIEW_ROUTING: {A, L},

@@ -480,8 +480,10 @@ def test_the_timeline_shows_the_whole_relay(relay: Relay) -> None:
 
 def _api(user: User) -> HttpClient:
     from relaydesk.accounts.actions import do_create_api_token
+    from tests.conftest import with_authenticator
 
-    _, secret = do_create_api_token(user, name="handoff test")
+    # Provider staff need an authenticator app before their tokens work.
+    _, secret = do_create_api_token(with_authenticator(user), name="handoff test")
     return HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
 
 

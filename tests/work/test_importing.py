@@ -9,11 +9,13 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from relaydesk.audit.models import AuditRecord
+from relaydesk.core.permissions import Permission, can
 from relaydesk.errors import Invalid, NotAllowed
 from relaydesk.work import actions, importing
 from relaydesk.work.actions import do_import_work
 from relaydesk.work.importing import MAX_ROWS, example_csv, parse_work_csv
 from relaydesk.work.models import Priority, WorkItem
+from tests.conftest import World
 from tests.work.conftest_import import ImportWorld, csv_text, future, iw, signed_in
 
 __all__ = ["iw"]  # the fixture, imported so pytest finds it here
@@ -370,6 +372,39 @@ def test_who_may_import(iw: ImportWorld) -> None:
     with pytest.raises(NotAllowed):
         do_import_work(iw.firm_member, plan, skip_invalid=False)  # checked for someone else
     assert WorkItem.objects.count() == 0
+
+
+IMPORTERS_FOR_CLIENT_A = {"provider_admin", "ops_lead", "client_admin_a", "client_member_a"}
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "provider_admin",
+        "ops_lead",
+        "agent",
+        "other_agent",
+        "qa_reviewer",
+        "supervising_attorney",
+        "senior_analyst",
+        "client_admin_a",
+        "client_member_a",
+        "client_admin_b",
+        "client_member_b",
+    ],
+)
+def test_every_role_may_import_exactly_as_it_may_submit(world: World, who: str) -> None:
+    actor = world.users()[who]
+    text = csv_text("engagement,service,title", f"{world.engagement_a.pk},data-entry,Key forms")
+    try:
+        plan = parse_work_csv(text, actor=actor, client=world.client_a)
+    except NotAllowed:
+        plan = None
+    assert (plan is not None) == (who in IMPORTERS_FOR_CLIENT_A)
+    if plan is not None:
+        assert can(actor.role_enum, Permission.SUBMIT_WORK)
+        [item] = do_import_work(actor, plan, skip_invalid=False).created
+        assert item.client == world.client_a and item.submitted_by == actor
 
 
 def test_the_example_file_imports_cleanly(iw: ImportWorld) -> None:

@@ -8,13 +8,12 @@ import zoneinfo
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
 
-from relaydesk.accounts.actions import do_enroll_demo_totp
 from relaydesk.catalog.models import Service
 from relaydesk.core.lifecycle import State
 from relaydesk.work.actions import do_assign
 from relaydesk.work.models import WorkItem
 from tests.accounts.support import totp_code
-from tests.conftest import PASSWORD, World, login, submit
+from tests.conftest import PASSWORD, STAFF_TOTP_SECRET, World, login, submit
 
 
 def test_sign_in_by_email_lands_each_role_on_its_home(world: World) -> None:
@@ -28,17 +27,16 @@ def test_sign_in_by_email_lands_each_role_on_its_home(world: World) -> None:
         world.lead: "/ops/",
         world.admin: "/ops/",
     }
-    secret = "JBSWY3DPEHPK3PXP"
     for user, home in homes.items():
-        if user.is_provider_staff:  # provider staff enter an authenticator code as well
-            do_enroll_demo_totp(user, secret)
         browser = HttpClient()
         response = browser.post(
             "/accounts/login/", {"login": user.email.upper(), "password": PASSWORD}, follow=True
         )
-        if user.is_provider_staff:
+        if user.is_provider_staff:  # provider staff enter an authenticator code as well
             response = browser.post(
-                "/accounts/2fa/authenticate/", {"code": totp_code(secret)}, follow=True
+                "/accounts/2fa/authenticate/",
+                {"code": totp_code(STAFF_TOTP_SECRET)},
+                follow=True,
             )
         assert response.redirect_chain[-1][0] == home, user.email
         assert user.full_name in response.content.decode()

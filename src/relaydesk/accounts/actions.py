@@ -14,10 +14,18 @@ from django.utils import timezone
 from relaydesk.accounts.models import ApiToken, SignInEvent, User
 from relaydesk.audit.actions import record
 from relaydesk.clients.models import Client
+from relaydesk.core.permissions import Permission, can
 from relaydesk.core.roles import Role
 from relaydesk.errors import Conflict, Invalid, NotAllowed, NotFound
 
 TOKEN_PREFIX = "rdk_"
+TOKEN_NEEDS_MFA = (
+    "Set up an authenticator app (Security › Two-factor sign-in) before creating an API token."
+)
+TOKEN_OWNER_NEEDS_MFA = (
+    "This API token works again once its owner has set up an authenticator app "
+    "(Security › Two-factor sign-in)."
+)
 
 
 def token_digest(token: str) -> str:
@@ -32,7 +40,16 @@ def do_create_api_token(
     expires_at: dt.datetime | None = None,
     source_ip: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a personal token for ``actor``; the plain token is returned once, never stored."""
+    """Create a personal token for ``actor``; the plain token is returned once, never stored.
+
+    Refused while ``actor`` must use two-factor sign-in and has no authenticator app:
+    a token would let them work without the second factor.
+    """
+    from relaydesk.accounts.mfa import missing_mfa
+
+    why = missing_mfa(actor)
+    if why:
+        raise NotAllowed(f"{why} {TOKEN_NEEDS_MFA}")
     name = name.strip()
     if not name:
         raise Invalid("Give the token a name, such as the program that will use it.")
@@ -110,11 +127,11 @@ def do_create_user(
     ``actor`` is ``None`` only for the command line (``relaydesk createadmin``, the demo).
     """
     if actor is not None:
-        if actor.role_enum is Role.CLIENT_ADMIN:
-            if role not in (Role.CLIENT_ADMIN, Role.CLIENT_MEMBER) or client != actor.client:
-                raise NotAllowed("A client admin can only add users to their own client.")
-        elif actor.role_enum is not Role.PROVIDER_ADMIN:
+        if not can(actor.role_enum, Permission.MANAGE_PEOPLE):
             raise NotAllowed("Only admins can add people.")
+        # The matrix lets a client's admin add people; only to their own client.
+        if actor.is_client_user and (not role.is_client or client != actor.client):
+            raise NotAllowed("A client admin can only add users to their own client.")
     email = email.strip().lower()
     if User.objects.filter(email=email).exists():
         raise Invalid(f"There is already an account for {email}.")
@@ -178,14 +195,14 @@ def do_set_client_mfa_requirement(
     A client admin decides for their own client; a provider admin for any.
     Another client is "not found" to a client admin; a client member is refused.
     """
-    role = actor.role_enum
-    if role is Role.CLIENT_ADMIN or role is Role.CLIENT_MEMBER:
-        if actor.client_id != client.pk:
-            raise NotFound("No such client.")
-        if role is not Role.CLIENT_ADMIN:
-            raise NotAllowed("Only your firm's client admin can change sign-in rules.")
-    elif role is not Role.PROVIDER_ADMIN:
-        raise NotAllowed("Only a client admin or a provider admin can change sign-in rules.")
+    if actor.is_client_user and actor.client_id != client.pk:
+        raise NotFound("No such client.")
+    if not can(actor.role_enum, Permission.MANAGE_PEOPLE):
+        raise NotAllowed(
+            "Only your firm's client admin can change sign-in rules."
+            if actor.is_client_user
+            else "Only a client admin or a provider admin can change sign-in rules."
+        )
     with transaction.atomic():
         locked = Client.objects.select_for_update().get(pk=client.pk)
         if locked.require_mfa != required:

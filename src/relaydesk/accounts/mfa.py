@@ -37,6 +37,19 @@ def has_totp(user: User) -> bool:
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
+def missing_mfa(user: User) -> str:
+    """Why ``user`` may not work until they set up an authenticator app; empty when they may.
+
+    The one rule for the pages (:class:`~relaydesk.accounts.middleware.MfaRequiredMiddleware`)
+    and API tokens alike: two-factor sign-in is required of them and they have no app.
+    """
+    if not mfa_required(user) or has_totp(user):
+        return ""
+    if user.is_client_user and user.client is not None:
+        return f"{user.client} requires two-factor sign-in for its users."
+    return "Relaydesk requires two-factor sign-in for provider staff."
+
+
 def session_passed_mfa(request: HttpRequest, user: User) -> bool:
     """True when this session's sign-in (or a later confirmation) used an authenticator."""
     return any(

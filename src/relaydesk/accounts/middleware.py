@@ -118,7 +118,7 @@ class MfaRequiredMiddleware:
         user = _signed_in_user(request)
         if user is None or _is_static(request.path):
             return self.get_response(request)
-        from relaydesk.accounts.mfa import has_totp, mfa_required, session_passed_mfa
+        from relaydesk.accounts.mfa import has_totp, missing_mfa, session_passed_mfa
 
         if session_passed_mfa(request, user):
             return self.get_response(request)
@@ -133,16 +133,13 @@ class MfaRequiredMiddleware:
                 "Sign in again and enter the code from your authenticator app.",
                 api_status=401,
             )
-        if not mfa_required(user):
+        why = missing_mfa(user)
+        if not why:
             return self.get_response(request)
         setup_url = reverse("mfa_activate_totp")
         allowed = {setup_url, reverse("mfa_index"), reverse("account_reauthenticate")}
         if request.path in allowed:
             return self.get_response(request)
-        if user.is_client_user and user.client is not None:
-            why = f"{user.client} requires two-factor sign-in for its users."
-        else:
-            why = "Relaydesk requires two-factor sign-in for provider staff."
         return _leave(
             request,
             setup_url,

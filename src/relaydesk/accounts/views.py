@@ -19,7 +19,8 @@ from relaydesk.accounts.actions import (
 )
 from relaydesk.accounts.models import User
 from relaydesk.accounts.queries import visible_sign_in_events
-from relaydesk.core.roles import Role
+from relaydesk.core.permissions import Permission, roles_with
+from relaydesk.core.roles import CLIENT_ROLES
 from relaydesk.errors import ActionRefused, NotFound
 from relaydesk.permissions import roles_required
 from relaydesk.web import client_ip
@@ -111,7 +112,9 @@ def sign_ins(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(Role.CLIENT_ADMIN)
+# The page shows the signed-in person's own client, so it is for the client side of the
+# permission only.
+@roles_required(*roles_with(Permission.MANAGE_PEOPLE) & CLIENT_ROLES)
 def client_security(request: HttpRequest) -> HttpResponse:
     """A client admin decides whether their client's users must use two-factor sign-in."""
     user = request.user

@@ -8,16 +8,18 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer, SessionAuth
 
 from relaydesk import __version__
-from relaydesk.accounts.actions import authenticate_token
+from relaydesk.accounts.actions import TOKEN_OWNER_NEEDS_MFA, authenticate_token
 from relaydesk.accounts.api import router as accounts_router
+from relaydesk.accounts.mfa import missing_mfa
 from relaydesk.accounts.models import User
 from relaydesk.audit.actions import do_record_denial
 from relaydesk.catalog.api import router as catalog_router
 from relaydesk.clients.api import router as clients_router
-from relaydesk.errors import ActionRefused
+from relaydesk.errors import ActionRefused, NotAllowed
 from relaydesk.insights.api import router as insights_router
 from relaydesk.insights.report_api import router as reports_router
 from relaydesk.notifications.api import router as notifications_router
@@ -33,7 +35,20 @@ from relaydesk.workforce.api import router as workforce_router
 
 
 class PersonalToken(HttpBearer):
-    """``Authorization: Bearer rdk_…`` with a personal API token."""
+    """``Authorization: Bearer rdk_…`` with a personal API token.
+
+    A token acts for its owner without a second factor, so it works only while its
+    owner keeps to the sign-in pages' rule: whoever must use two-factor sign-in
+    (provider staff; a client's users when their client requires it) has an
+    authenticator app, or their tokens are refused with a 403.
+    """
+
+    openapi_description = (
+        "A personal API token (`rdk_…`). An unknown, expired or revoked token answers 401. "
+        "A token whose owner must use two-factor sign-in (every provider role; a client's "
+        "users when their client requires it) but has no authenticator app set up answers "
+        "403, with a `detail` that says so, until the owner sets one up."
+    )
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = authenticate_token(token)
@@ -41,6 +56,11 @@ class PersonalToken(HttpBearer):
             raise AuthenticationError(message="The API token is unknown, expired or revoked.")
         # The request began with no scope: a token is only known here.
         rowsecurity.enter(rowsecurity.scope_of(user))
+        why = missing_mfa(user)
+        if why:
+            # Known, but not allowed to act: the refusal is recorded against the owner.
+            request.auth = user  # type: ignore[attr-defined]
+            raise NotAllowed(f"{why} {TOKEN_OWNER_NEEDS_MFA}")
         return user
 
 
@@ -58,14 +78,44 @@ class SignedInSession(SessionAuth):
         return user if user is not None and user.is_active else None
 
 
+# What the authentication answers, in every operation's documented responses.
+AUTH_RESPONSES = {
+    401: "No token or session, or the token is unknown, expired or revoked.",
+    403: (
+        "Refused: your role or your relation to the object does not allow it; or the API "
+        "token's owner must use two-factor sign-in (every provider role; a client's users "
+        "when their client requires it) and has no authenticator app set up."
+    ),
+}
+
+
+class RelaydeskAPI(NinjaAPI):
+    """The API, with the authentication's 401 and 403 described on every operation."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, description in AUTH_RESPONSES.items():
+                    response = operation.get("responses", {}).get(status)
+                    if response is not None:
+                        response["description"] = description
+        return schema
+
+
 # The token comes first: a session check with a failed CSRF test would end the chain.
-api = NinjaAPI(
+api = RelaydeskAPI(
     title="Relaydesk API",
     version=__version__,
     description=(
         "Submit and follow work, move it through its lifecycle, and read the catalog. "
         "Authenticate with a personal token (`Authorization: Bearer …`, create one under "
-        "*API tokens*) or, from the browser, with your session and CSRF token. Every error "
+        "*API tokens*) or, from the browser, with your session and CSRF token. A token works "
+        "only while its owner keeps to the two-factor sign-in rule: if two-factor sign-in is "
+        "required of them (every provider role; a client's users when their client requires "
+        "it) and they have no authenticator app, the token answers 403. Every error "
         'is JSON: `{"detail": "…"}`.'
     ),
     auth=[PersonalToken(), SignedInSession(csrf=True)],

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     MANAGE_WEBHOOKS = "manage_webhooks"
     VIEW_WEBHOOKS = "view_webhooks"
     USE_BACK_OFFICE = "use_back_office"
+    MANAGE_PEOPLE = "manage_people"
     MANAGE_MAIL_INTAKE = "manage_mail_intake"
     SET_PRESENCE = "set_presence"
     VIEW_ROUTING = "view_routing"
@@ -94,6 +95,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     ),
     Permission.VIEW_WEBHOOKS: "See webhook endpoints and their delivery logs (clients: their own)",
     Permission.USE_BACK_OFFICE: "Use the back office (catalog, sites, agents, engagements)",
+    Permission.MANAGE_PEOPLE: (
+        "Add people and decide whether a client's users must use two-factor sign-in "
+        "(clients: their own client's users only)"
+    ),
     Permission.MANAGE_MAIL_INTAKE: (
         "Set engagements' e-mail intake addresses; retry or discard quarantined mail"
     ),
@@ -161,6 +166,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.VIEW_ALL_ENGAGEMENTS,
             _P.EXPORT_CLIENT_DATA,
             _P.USE_BACK_OFFICE,
+            _P.MANAGE_PEOPLE,
             _P.VIEW_WEBHOOKS,
             _P.MANAGE_MAIL_INTAKE,
             _P.VIEW_ROUTING,
@@ -266,6 +272,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             _P.REVEAL_SENSITIVE,
             _P.VIEW_CLIENT_AUDIT,
             _P.EXPORT_CLIENT_DATA,
+            _P.MANAGE_PEOPLE,
             _P.MANAGE_WEBHOOKS,
             _P.VIEW_WEBHOOKS,
             _P.VIEW_SERVICE_LEVELS,

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from relaydesk.accounts.models import User
 from relaydesk.clients.models import Client, Engagement
-from relaydesk.core.roles import Role
+from relaydesk.core.permissions import Permission, can
 from relaydesk.errors import ActionRefused, Invalid, NotAllowed
 from relaydesk.work.actions import NewWorkItem, validate_new_item
 from relaydesk.work.models import Priority, WorkItem
@@ -52,7 +52,6 @@ MAX_ROWS = 5_000
 PROGRESS_EVERY = 1_000
 """How often (in rows) the progress callback is told how far the work has got."""
 
-_IMPORT_ROLES = (Role.CLIENT_ADMIN, Role.CLIENT_MEMBER, Role.OPS_LEAD, Role.PROVIDER_ADMIN)
 _PRIORITIES = {p.label.lower(): int(p) for p in Priority}
 _MAX_EXTERNAL_REF = 100
 
@@ -266,7 +265,7 @@ def example_csv(client: Client) -> str:
 
 
 def _check_actor(actor: User, client: Client) -> None:
-    if not actor.is_active or actor.role_enum not in _IMPORT_ROLES:
+    if not actor.is_active or not can(actor.role_enum, Permission.SUBMIT_WORK):
         raise NotAllowed("Only a client's users or the operations team can import work.")
     if actor.is_client_user and actor.client_id != client.pk:
         raise NotAllowed("You can only import work for your own organisation.")

@@ -42,7 +42,8 @@ def visible_work_items(actor: User) -> QuerySet[WorkItem]:
     their client's items; an agent sees the items they hold right now (not
     once handed on) and the queued items they are eligible for, both only
     where the engagement allows delivery from the agent's country; a reviewer
-    sees the items awaiting review by their role and those they reviewed.
+    sees the items awaiting review by their role and those they reviewed, only
+    where the engagement allows their site's country (see :func:`reviewer_country`).
     """
     role = actor.role_enum
     if can(role, Permission.VIEW_ALL_WORK):
@@ -61,8 +62,22 @@ def visible_work_items(actor: User) -> QuerySet[WorkItem]:
         review_role = Q(service__review_role=role.value)
         if role is Role.QA_REVIEWER:
             review_role |= Q(service__review_role="")
-        return _items().filter((Q(state=State.IN_REVIEW.value) & review_role) | Q(reviewer=actor))
+        mine = (Q(state=State.IN_REVIEW.value) & review_role) | Q(reviewer=actor)
+        country = reviewer_country(actor)
+        if country is not None:
+            mine &= Q(engagement_id__in=_engagements_allowing(country))
+        return _items().filter(mine)
     return WorkItem.objects.none()
+
+
+def reviewer_country(actor: User) -> str | None:
+    """The country of the site a reviewer works from, or ``None`` when none is on record.
+
+    A reviewer's site is the one of their workforce profile, as for an agent. With a
+    site on record, the engagements' residency rules bind what the reviewer reads and
+    reviews exactly as they bind an agent.
+    """
+    return Agent.objects.filter(user=actor).values_list("site__country", flat=True).first()
 
 
 def _engagements_allowing(country: str) -> list[int]:
@@ -93,6 +108,9 @@ def can_see_item(actor: User, item: WorkItem, *, on: dt.date | None = None) -> b
         profile = agent_profile(agent, load=0, on=on)
         return first_exclusion(profile, item_needs(item), on, check_capacity=False) is None
     if can(role, Permission.VIEW_REVIEW_QUEUE):
+        country = reviewer_country(actor)
+        if country is not None and not item.engagement.allows_country(country):
+            return False
         if item.reviewer_id == actor.pk:
             return True
         wanted = item.service.review_role or Role.QA_REVIEWER.value

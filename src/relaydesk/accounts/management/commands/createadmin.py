@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from relaydesk.accounts.actions import do_create_user
+from relaydesk.accounts.models import User
 from relaydesk.core.roles import Role
 from relaydesk.errors import ActionRefused
 
@@ -29,8 +30,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = os.environ.get("RELAYDESK_ADMIN_PASSWORD") or self._ask_password()
+        # Compared with the admin's own details too, as the sign-in pages' forms do.
+        candidate = User(email=options["email"].strip().lower(), full_name=options["name"])
         try:
-            validate_password(password)
+            validate_password(password, candidate)
         except ValidationError as problems:
             raise CommandError(" ".join(problems.messages)) from problems
         try:
